@@ -1,0 +1,239 @@
+package cleaner
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+)
+
+// recordedCall is one request the test server received.
+type recordedCall struct {
+	query       url.Values
+	rawQuery    string
+	user, pass  string
+	contentType string
+	accept      string
+	body        string
+}
+
+// inubitStub answers clear calls with the statuses in answers, then 200.
+type inubitStub struct {
+	mu      sync.Mutex
+	calls   []recordedCall
+	answers []int
+	got     chan struct{}
+}
+
+func newStub(t *testing.T, answers ...int) (*inubitStub, *httptest.Server) {
+	s := &inubitStub{answers: answers, got: make(chan struct{}, 100)}
+	srv := httptest.NewServer(s)
+	t.Cleanup(srv.Close)
+	return s, srv
+}
+
+func (s *inubitStub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	user, pass, _ := r.BasicAuth()
+	s.mu.Lock()
+	s.calls = append(s.calls, recordedCall{
+		query: r.URL.Query(), rawQuery: r.URL.RawQuery, user: user, pass: pass,
+		contentType: r.Header.Get("Content-Type"), accept: r.Header.Get("Accept"),
+		body: string(body),
+	})
+	status := http.StatusOK
+	if len(s.answers) > 0 {
+		status, s.answers = s.answers[0], s.answers[1:]
+	}
+	s.mu.Unlock()
+	w.WriteHeader(status)
+	s.got <- struct{}{}
+}
+
+func (s *inubitStub) wait(t *testing.T, n int) []recordedCall {
+	t.Helper()
+	for range n {
+		select {
+		case <-s.got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("timed out waiting for clear call")
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]recordedCall(nil), s.calls...)
+}
+
+// attempts returns the failed calls since the last success for user.
+func (c *Cleaner) attempts(user string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if q := c.users[user]; q != nil {
+		return q.attempts
+	}
+	return 0
+}
+
+func startCleaner(t *testing.T, cfg Config) *Cleaner {
+	t.Helper()
+	c, err := New(cfg, zap.NewNop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return c
+}
+
+const (
+	id1 = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
+	id2 = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
+	id3 = "webform@@@OrderWAC/form_orderentry(4)_orderapp@@@10022.xml"
+)
+
+func TestClearCallWireFormat(t *testing.T) {
+	tests := map[string]struct {
+		separator string
+		wantBody  string
+	}{
+		"newline": {SeparatorNewline, id1 + "\n" + id2},
+		"comma":   {SeparatorComma, id1 + "," + id2},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			stub, srv := newStub(t)
+			c := startCleaner(t, Config{
+				Endpoint: srv.URL + "/ibis/rest/webapp/session/instances?userType=processEngineUser",
+				Username: "svc-cleaner", Password: "s3cret", Separator: tc.separator,
+			})
+			c.Enqueue("anna müller&x=1#", []string{id1, id2, id1})
+			calls := stub.wait(t, 1)
+			require.Len(t, calls, 1)
+			call := calls[0]
+			assert.Equal(t, []string{"anna müller&x=1#"}, call.query["user"], "user is exactly one value")
+			assert.Equal(t, []string{"processEngineUser"}, call.query["userType"], "endpoint query is kept")
+			assert.NotContains(t, call.rawQuery, "+", "spaces are sent as %20")
+			assert.Equal(t, "svc-cleaner", call.user)
+			assert.Equal(t, "s3cret", call.pass)
+			assert.Equal(t, "text/plain; charset=utf-8", call.contentType)
+			assert.Equal(t, "application/xml", call.accept)
+			assert.Equal(t, tc.wantBody, call.body, "IDs deduplicated, no trailing separator")
+		})
+	}
+}
+
+func TestOneCallPerUserAndBatches(t *testing.T) {
+	stub, srv := newStub(t)
+	c := startCleaner(t, Config{Endpoint: srv.URL, Username: "u", BatchSize: 2})
+	c.Enqueue("alice", []string{id1, id2, id3})
+	c.Enqueue("bob", []string{id1})
+	calls := stub.wait(t, 3)
+	byUser := map[string][]string{}
+	for _, call := range calls {
+		u := call.query.Get("user")
+		byUser[u] = append(byUser[u], strings.Split(call.body, "\n")...)
+		assert.LessOrEqual(t, len(strings.Split(call.body, "\n")), 2)
+	}
+	assert.ElementsMatch(t, []string{id1, id2, id3}, byUser["alice"])
+	assert.Equal(t, []string{id1}, byUser["bob"])
+	assert.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestFailuresAreRetriedUntil200(t *testing.T) {
+	stub, srv := newStub(t, 500, 503, 401, 404)
+	c := startCleaner(t, Config{
+		Endpoint: srv.URL, Username: "u",
+		RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond,
+	})
+	c.Enqueue("alice", []string{id1})
+	calls := stub.wait(t, 5)
+	for _, call := range calls {
+		assert.Equal(t, id1, call.body)
+	}
+	assert.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 5*time.Second, 10*time.Millisecond)
+}
+
+func TestUnreachableEndpointKeepsIDs(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	endpoint := srv.URL
+	srv.Close() // nothing listens there any more
+	c := startCleaner(t, Config{Endpoint: endpoint, Username: "u", RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+	c.Enqueue("alice", []string{id1, id2})
+	require.Eventually(t, func() bool { return c.attempts("alice") >= 3 }, 5*time.Second, time.Millisecond)
+	assert.Equal(t, map[string]int{"alice": 2}, c.Pending())
+}
+
+func TestConfigureRedirectsQueuedIDs(t *testing.T) {
+	down := httptest.NewServer(http.NotFoundHandler())
+	deadEndpoint := down.URL
+	down.Close()
+	stub, srv := newStub(t)
+	c := startCleaner(t, Config{Endpoint: deadEndpoint, Username: "u", RetryMin: time.Hour, RetryMax: time.Hour})
+	c.Enqueue("alice", []string{id1})
+	require.Eventually(t, func() bool { return c.attempts("alice") > 0 }, 5*time.Second, time.Millisecond,
+		"first attempt fails")
+	require.NoError(t, c.Configure(Config{Endpoint: srv.URL, Username: "u"}))
+	calls := stub.wait(t, 1)
+	assert.Equal(t, id1, calls[0].body, "the new endpoint gets the queued ID without waiting out the backoff")
+}
+
+func TestEntriesWithoutUserAreKept(t *testing.T) {
+	stub, srv := newStub(t)
+	c := startCleaner(t, Config{Endpoint: srv.URL, Username: "u"})
+	c.Enqueue("", []string{id1})
+	assert.Equal(t, []string{id1}, c.Orphans())
+	assert.Empty(t, c.Pending())
+	select {
+	case <-stub.got:
+		t.Fatal("no call may be made without a user")
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	tests := map[string]struct {
+		cfg  Config
+		want string
+	}{
+		"missing endpoint":  {Config{}, "endpoint"},
+		"relative endpoint": {Config{Endpoint: "/ibis/rest"}, "endpoint"},
+		"ftp endpoint":      {Config{Endpoint: "ftp://x/"}, "endpoint"},
+		"creds in URL":      {Config{Endpoint: "http://u:p@x/"}, "basic_auth"},
+		"bad separator":     {Config{Endpoint: "http://x/", Separator: ";"}, "separator"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := tc.cfg.Check()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestBackoffGrowsAndIsCapped(t *testing.T) {
+	for attempts := 1; attempts < 20; attempts++ {
+		d := backoff(attempts, time.Second, 5*time.Minute)
+		full := min(time.Second<<(attempts-1), 5*time.Minute)
+		assert.GreaterOrEqual(t, d, full/2, "attempt %d", attempts)
+		assert.LessOrEqual(t, d, full, "attempt %d", attempts)
+	}
+}
+
+func TestResponseHintIsShortAndPlain(t *testing.T) {
+	page := "<html><head><title>HTTP Status 401 – Unauthorized</title></head><body>\r\n" +
+		strings.Repeat("<p>bad credentials</p>", 50) + "</body></html>"
+	hint := responseHint(strings.NewReader(page))
+	assert.True(t, strings.HasPrefix(hint, "HTTP Status 401 – Unauthorized bad credentials"), hint)
+	assert.NotContains(t, hint, "<")
+	assert.NotContains(t, hint, "\n")
+	assert.LessOrEqual(t, len(hint), maxHintBytes+4)
+}

@@ -1,0 +1,108 @@
+// Package cleaner delivers INUBIT clear calls: it queues the entry IDs of
+// ended browser sessions per user and posts them, off the request path,
+// to INUBIT's webapp session-instances endpoint, retrying with backoff
+// until INUBIT acknowledges them with 200.
+package cleaner
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Separators between entry IDs in the body of a clear call.
+const (
+	SeparatorNewline = "\n"
+	SeparatorComma   = ","
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultBatchSize   = 100
+	DefaultTimeout     = 30 * time.Second
+	DefaultRetryMin    = time.Second
+	DefaultRetryMax    = 5 * time.Minute
+	DefaultConcurrency = 4
+)
+
+// Config says where and how to deliver clear calls.
+type Config struct {
+	// Endpoint is the absolute URL of the clear call, usually
+	// http(s)://host:port/ibis/rest/webapp/session/instances. Query
+	// parameters already on it (such as userType) are kept; user is set
+	// per call.
+	Endpoint string
+	// Username and Password are the Basic-auth credentials.
+	Username string
+	Password string
+	// Separator joins the IDs of one call: SeparatorNewline (default)
+	// or SeparatorComma.
+	Separator string
+	// BatchSize is the most IDs sent in one call.
+	BatchSize int
+	// Timeout bounds one call, connection and body included.
+	Timeout time.Duration
+	// RetryMin and RetryMax bound the exponential backoff after a
+	// failed call.
+	RetryMin time.Duration
+	RetryMax time.Duration
+	// Concurrency is how many users' calls may be in flight at once.
+	Concurrency int
+	// Transport sends the calls; nil means a clone of
+	// http.DefaultTransport.
+	Transport http.RoundTripper
+}
+
+// Check reports the first setting that cannot work.
+func (c Config) Check() error {
+	_, _, err := c.withDefaults()
+	return err
+}
+
+// withDefaults fills zero values and checks the rest.
+func (c Config) withDefaults() (Config, *url.URL, error) {
+	if c.Endpoint == "" {
+		return c, nil, errors.New("endpoint: required")
+	}
+	u, err := url.Parse(c.Endpoint)
+	if err != nil {
+		return c, nil, fmt.Errorf("endpoint: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return c, nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL", c.Endpoint)
+	}
+	if u.User != nil {
+		return c, nil, errors.New("endpoint: put credentials in basic_auth, not in the URL")
+	}
+	switch c.Separator {
+	case "":
+		c.Separator = SeparatorNewline
+	case SeparatorNewline, SeparatorComma:
+	default:
+		return c, nil, fmt.Errorf("separator: %q is not newline or comma", c.Separator)
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = DefaultRetryMin
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Transport == nil {
+		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	return c, u, nil
+}

@@ -1,0 +1,292 @@
+// Package sessiontracker remembers, per browser session, the INUBIT Queue
+// Manager entry IDs the session touched, and tells when a session has
+// ended. It knows nothing about HTTP or Caddy: callers report what each
+// request showed (an Observation) and sweep regularly for sessions that
+// went idle or lived too long.
+package sessiontracker
+
+import (
+	"sync"
+	"time"
+)
+
+// Reason says why a session ended.
+type Reason string
+
+// The reasons a session ends.
+const (
+	ReasonLogout        Reason = "logout"         // a request matched a logout route
+	ReasonCookieDeleted Reason = "cookie_deleted" // the upstream expired the session cookie
+	ReasonIdle          Reason = "idle"           // no request for the idle timeout
+	ReasonMaxLifetime   Reason = "max_lifetime"   // the session outlived the maximum lifetime
+)
+
+// Entry is one collected entry ID with the user known when it was
+// collected ("" when none was known yet).
+type Entry struct {
+	ID   string
+	User string
+}
+
+// Ended describes a session that has ended, with everything it collected.
+type Ended struct {
+	Key      Key
+	Reason   Reason
+	User     string // the latest user the session showed, "" if none
+	Started  time.Time
+	LastSeen time.Time
+	Entries  []Entry
+}
+
+// Observation is what one request and its response showed about a
+// session.
+type Observation struct {
+	// Key of the session cookie the request carried; valid if HasKey.
+	Key    Key
+	HasKey bool
+
+	// NewKey is the session cookie value the response set, if HasNewKey.
+	// A new value for a tracked session is a rotation: the entries follow.
+	NewKey    Key
+	HasNewKey bool
+
+	// CookieDeleted is true when the response expired the session cookie.
+	CookieDeleted bool
+
+	// Logout is true when the request matched a logout route.
+	Logout bool
+
+	// User seen on this request, "" if none.
+	User string
+
+	// IDs seen in the request or its response.
+	IDs []string
+}
+
+// Config holds the limits that end sessions.
+type Config struct {
+	// IdleTimeout ends a session that saw no request for this long.
+	// Zero disables it.
+	IdleTimeout time.Duration
+	// MaxLifetime ends a session this long after its first request.
+	// Zero disables it.
+	MaxLifetime time.Duration
+}
+
+const shardCount = 32
+
+// Tracker holds the live sessions. It is safe for concurrent use.
+type Tracker struct {
+	cfgMu sync.RWMutex
+	cfg   Config
+
+	shards [shardCount]shard
+}
+
+type shard struct {
+	mu       sync.Mutex
+	sessions map[Key]*session
+}
+
+type session struct {
+	started  time.Time
+	lastSeen time.Time
+	user     string
+	entries  []Entry
+}
+
+// New returns an empty Tracker.
+func New(cfg Config) *Tracker {
+	t := &Tracker{cfg: cfg}
+	for i := range t.shards {
+		t.shards[i].sessions = make(map[Key]*session)
+	}
+	return t
+}
+
+// SetConfig replaces the limits; they apply to live sessions at the next
+// sweep.
+func (t *Tracker) SetConfig(cfg Config) {
+	t.cfgMu.Lock()
+	t.cfg = cfg
+	t.cfgMu.Unlock()
+}
+
+func (t *Tracker) config() Config {
+	t.cfgMu.RLock()
+	defer t.cfgMu.RUnlock()
+	return t.cfg
+}
+
+func (t *Tracker) shardOf(k Key) *shard { return &t.shards[k[0]%shardCount] }
+
+// Len returns the number of live sessions.
+func (t *Tracker) Len() int {
+	n := 0
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		n += len(s.sessions)
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// Observe records what one request showed. It returns the session that
+// this request ended, if any. An observation without any session key is
+// ignored: there is nothing to attach its IDs to.
+func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
+	if obs.Logout || obs.CookieDeleted {
+		var ended *Ended
+		if obs.HasKey {
+			ended = t.end(now, obs)
+		}
+		if obs.HasNewKey && (!obs.HasKey || obs.NewKey != obs.Key) {
+			// The upstream ended one session and started the next
+			// one in the same response.
+			t.touch(now, obs.NewKey, obs.User, nil)
+		}
+		return ended
+	}
+	current, ok := obs.Key, obs.HasKey
+	if obs.HasNewKey {
+		if ok && obs.NewKey != obs.Key {
+			t.rotate(obs.Key, obs.NewKey)
+		}
+		current, ok = obs.NewKey, true
+	}
+	if ok {
+		t.touch(now, current, obs.User, obs.IDs)
+	}
+	return nil
+}
+
+// touch creates or refreshes a session and adds the IDs to it.
+func (t *Tracker) touch(now time.Time, k Key, user string, ids []string) {
+	sh := t.shardOf(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s := sh.sessions[k]
+	if s == nil {
+		s = &session{started: now}
+		sh.sessions[k] = s
+	}
+	if now.After(s.lastSeen) {
+		s.lastSeen = now
+	}
+	if user != "" {
+		s.user = user
+	}
+	for _, id := range ids {
+		s.add(id, user)
+	}
+}
+
+// add keeps id once per session. Sessions hold few IDs, so a linear
+// scan beats a map in both time and memory.
+func (s *session) add(id, user string) {
+	for i := range s.entries {
+		if s.entries[i].ID == id {
+			if s.entries[i].User == "" {
+				s.entries[i].User = user
+			}
+			return
+		}
+	}
+	s.entries = append(s.entries, Entry{ID: id, User: user})
+}
+
+// rotate moves the session under from to the key to, merging with a
+// session already there.
+func (t *Tracker) rotate(from, to Key) {
+	src := t.shardOf(from)
+	src.mu.Lock()
+	s := src.sessions[from]
+	delete(src.sessions, from)
+	src.mu.Unlock()
+	if s == nil {
+		return
+	}
+
+	dst := t.shardOf(to)
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	existing := dst.sessions[to]
+	if existing == nil {
+		dst.sessions[to] = s
+		return
+	}
+	if s.started.Before(existing.started) {
+		existing.started = s.started
+	}
+	if existing.user == "" {
+		existing.user = s.user
+	}
+	for _, e := range s.entries {
+		existing.add(e.ID, e.User)
+	}
+}
+
+// end removes the session of obs.Key after adding the observation's IDs.
+func (t *Tracker) end(now time.Time, obs Observation) *Ended {
+	reason := ReasonCookieDeleted
+	if obs.Logout {
+		reason = ReasonLogout
+	}
+	sh := t.shardOf(obs.Key)
+	sh.mu.Lock()
+	s := sh.sessions[obs.Key]
+	delete(sh.sessions, obs.Key)
+	sh.mu.Unlock()
+	if s == nil {
+		if len(obs.IDs) == 0 {
+			return nil
+		}
+		s = &session{started: now}
+	}
+	s.lastSeen = now
+	if obs.User != "" {
+		s.user = obs.User
+	}
+	for _, id := range obs.IDs {
+		s.add(id, obs.User)
+	}
+	return s.ended(obs.Key, reason)
+}
+
+func (s *session) ended(k Key, reason Reason) *Ended {
+	return &Ended{
+		Key:      k,
+		Reason:   reason,
+		User:     s.user,
+		Started:  s.started,
+		LastSeen: s.lastSeen,
+		Entries:  s.entries,
+	}
+}
+
+// Sweep ends and returns the sessions that went idle or outlived the
+// maximum lifetime at now.
+func (t *Tracker) Sweep(now time.Time) []Ended {
+	cfg := t.config()
+	var out []Ended
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for k, s := range sh.sessions {
+			reason := Reason("")
+			switch {
+			case cfg.MaxLifetime > 0 && now.Sub(s.started) >= cfg.MaxLifetime:
+				reason = ReasonMaxLifetime
+			case cfg.IdleTimeout > 0 && now.Sub(s.lastSeen) >= cfg.IdleTimeout:
+				reason = ReasonIdle
+			}
+			if reason != "" {
+				delete(sh.sessions, k)
+				out = append(out, *s.ended(k, reason))
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return out
+}

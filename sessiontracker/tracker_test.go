@@ -1,0 +1,172 @@
+package sessiontracker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	idA = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
+	idB = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
+	idC = "webform@@@HelpWAC/form_help(1)_helpapp@@@10022.xml"
+)
+
+var t0 = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+
+func testKeys() (Key, Key, Key) {
+	h := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	return h.Key("first"), h.Key("second"), h.Key("third")
+}
+
+func ids(e *Ended) []string {
+	var out []string
+	for _, entry := range e.Entries {
+		out = append(out, entry.ID)
+	}
+	return out
+}
+
+func TestHasherKeyIsKeyedAndStable(t *testing.T) {
+	a := NewHasher([]byte("secret-one-secret-one-secret-one"))
+	b := NewHasher([]byte("secret-two-secret-two-secret-two"))
+	assert.Equal(t, a.Key("ABC123"), a.Key("ABC123"))
+	assert.NotEqual(t, a.Key("ABC123"), a.Key("ABC124"))
+	assert.NotEqual(t, a.Key("ABC123"), b.Key("ABC123"), "a different secret must give a different key")
+	assert.NotContains(t, a.Key("ABC123").String(), "ABC123")
+	assert.Len(t, a.Key("x").Short(), 8)
+}
+
+func TestLogoutEndsSessionWithItsIDs(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{IdleTimeout: time.Hour})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
+	tr.Observe(t0, Observation{Key: k2, HasKey: true, User: "bob", IDs: []string{idC}})
+	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true, IDs: []string{idB, idA}})
+
+	ended := tr.Observe(t0.Add(2*time.Second), Observation{Key: k1, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	assert.Equal(t, ReasonLogout, ended.Reason)
+	assert.Equal(t, "alice", ended.User)
+	assert.Equal(t, []string{idA, idB}, ids(ended), "each ID once, in order of collection")
+	assert.Equal(t, 1, tr.Len(), "the other session stays")
+}
+
+func TestIDsOfTheEndingRequestBelongToTheSession(t *testing.T) {
+	k1, _, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice"})
+	ended := tr.Observe(t0, Observation{Key: k1, HasKey: true, CookieDeleted: true, IDs: []string{idC}})
+	require.NotNil(t, ended)
+	assert.Equal(t, ReasonCookieDeleted, ended.Reason)
+	assert.Equal(t, []string{idC}, ids(ended))
+}
+
+func TestEndingAnUnknownSessionWithoutIDsReturnsNothing(t *testing.T) {
+	k1, _, _ := testKeys()
+	tr := New(Config{})
+	assert.Nil(t, tr.Observe(t0, Observation{Key: k1, HasKey: true, Logout: true}))
+}
+
+func TestEntryKeepsUserKnownWhenCollected(t *testing.T) {
+	k1, _, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idA}})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idB}})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "carol", IDs: []string{idC}})
+	ended := tr.Observe(t0, Observation{Key: k1, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	assert.Equal(t, "carol", ended.User)
+	assert.Equal(t, []Entry{{idA, ""}, {idB, "alice"}, {idC, "carol"}}, ended.Entries)
+}
+
+func TestRotationMovesEntriesToTheNewValue(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idA}})
+	// login: the upstream answers with a new session cookie value
+	assert.Nil(t, tr.Observe(t0, Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true, User: "alice"}))
+	assert.Equal(t, 1, tr.Len())
+	assert.Nil(t, tr.Observe(t0, Observation{Key: k1, HasKey: true, Logout: true}), "old value is gone")
+
+	ended := tr.Observe(t0, Observation{Key: k2, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	assert.Equal(t, []string{idA}, ids(ended))
+	assert.Equal(t, "alice", ended.User)
+}
+
+func TestRotationMergesIntoExistingSession(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k2, HasKey: true, IDs: []string{idB}})
+	tr.Observe(t0.Add(-time.Minute), Observation{Key: k1, HasKey: true, IDs: []string{idA, idB}})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true})
+	ended := tr.Observe(t0, Observation{Key: k2, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	assert.ElementsMatch(t, []string{idA, idB}, ids(ended))
+	assert.Equal(t, t0.Add(-time.Minute), ended.Started, "the older start is kept")
+}
+
+func TestNewCookieWithoutOldOneStartsSession(t *testing.T) {
+	_, k2, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{NewKey: k2, HasNewKey: true, IDs: []string{idA}})
+	ended := tr.Observe(t0, Observation{Key: k2, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	assert.Equal(t, []string{idA}, ids(ended))
+}
+
+func TestDeleteAndNewValueInOneResponse(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idA}})
+	ended := tr.Observe(t0, Observation{Key: k1, HasKey: true, CookieDeleted: true, NewKey: k2, HasNewKey: true})
+	require.NotNil(t, ended, "deleting the cookie ends the session; the new value is a new session")
+	assert.Equal(t, []string{idA}, ids(ended))
+	assert.Equal(t, 1, tr.Len())
+}
+
+func TestObservationWithoutKeyIsIgnored(t *testing.T) {
+	tr := New(Config{})
+	assert.Nil(t, tr.Observe(t0, Observation{IDs: []string{idA}}))
+	assert.Equal(t, 0, tr.Len())
+}
+
+func TestSweepEndsIdleSessionsOnly(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{IdleTimeout: 30 * time.Minute, MaxLifetime: 12 * time.Hour})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idA}})
+	tr.Observe(t0, Observation{Key: k2, HasKey: true, IDs: []string{idB}})
+	tr.Observe(t0.Add(29*time.Minute), Observation{Key: k2, HasKey: true})
+
+	assert.Empty(t, tr.Sweep(t0.Add(29*time.Minute)))
+	ended := tr.Sweep(t0.Add(31 * time.Minute))
+	require.Len(t, ended, 1)
+	assert.Equal(t, k1, ended[0].Key)
+	assert.Equal(t, ReasonIdle, ended[0].Reason)
+	assert.Equal(t, []string{idA}, ids(&ended[0]))
+	assert.Equal(t, 1, tr.Len(), "the active session is kept")
+}
+
+func TestSweepEndsSessionsPastMaxLifetimeHoweverActive(t *testing.T) {
+	k1, _, _ := testKeys()
+	tr := New(Config{IdleTimeout: 30 * time.Minute, MaxLifetime: time.Hour})
+	for m := 0; m < 60; m += 10 {
+		tr.Observe(t0.Add(time.Duration(m)*time.Minute), Observation{Key: k1, HasKey: true})
+	}
+	assert.Empty(t, tr.Sweep(t0.Add(59*time.Minute)))
+	ended := tr.Sweep(t0.Add(time.Hour))
+	require.Len(t, ended, 1)
+	assert.Equal(t, ReasonMaxLifetime, ended[0].Reason)
+}
+
+func TestSetConfigAppliesToLiveSessions(t *testing.T) {
+	k1, _, _ := testKeys()
+	tr := New(Config{IdleTimeout: time.Hour})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true})
+	assert.Empty(t, tr.Sweep(t0.Add(10*time.Minute)))
+	tr.SetConfig(Config{IdleTimeout: 5 * time.Minute})
+	assert.Len(t, tr.Sweep(t0.Add(10*time.Minute)), 1)
+}
