@@ -1,0 +1,197 @@
+package inubitsessions
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("inubit_sessions", parseCaddyfile)
+	// Before handle: the handler must see every request of a site,
+	// including those that handle blocks route elsewhere, and must wrap
+	// the response before reverse_proxy writes it. It comes after the
+	// authentication directives, so {http.auth.user.id} is known.
+	httpcaddyfile.RegisterDirectiveOrder("inubit_sessions", httpcaddyfile.Before, "handle")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(Handler)
+	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	return handler, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
+//
+//	inubit_sessions [<matcher>] {
+//		endpoint       <url>
+//		basic_auth     <username> <password>
+//		session_cookie <name>
+//		user           <placeholder> [<placeholder>...]
+//		fallback_user  <name>
+//		logout         <path> [<path>...]
+//		idle_timeout   <duration>
+//		max_lifetime   <duration>
+//		separator      newline|comma
+//		id_header      <name> [<name>...]
+//		batch_size     <count>
+//		timeout        <duration>
+//		retry_backoff  <min> <max>
+//		concurrency    <count>
+//		sweep_interval <duration>
+//		storage        <directory>
+//	}
+//
+// Each subdirective may appear once.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := make(map[string]bool)
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("%s: specified more than once", name)
+		}
+		seen[name] = true
+		if err := h.unmarshalSubdirective(d, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) error {
+	switch name {
+	case "endpoint":
+		return oneArg(d, name, &h.Endpoint)
+
+	case "basic_auth":
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.Errf("basic_auth: want <username> <password>, got %d arguments", len(args))
+		}
+		h.BasicAuth = &BasicAuth{Username: args[0], Password: args[1]}
+
+	case "session_cookie":
+		return oneArg(d, name, &h.SessionCookie)
+
+	case "user":
+		return listArg(d, name, &h.User)
+
+	case "fallback_user":
+		return oneArg(d, name, &h.FallbackUser)
+
+	case "logout":
+		return listArg(d, name, &h.Logout)
+
+	case "idle_timeout":
+		return durationArg(d, name, &h.IdleTimeout)
+
+	case "max_lifetime":
+		return durationArg(d, name, &h.MaxLifetime)
+
+	case "separator":
+		if err := oneArg(d, name, &h.Separator); err != nil {
+			return err
+		}
+		if h.Separator != "newline" && h.Separator != "comma" {
+			return d.Errf("separator: %q is not newline or comma", h.Separator)
+		}
+
+	case "id_header":
+		return listArg(d, name, &h.IDHeaders)
+
+	case "batch_size":
+		return countArg(d, name, &h.BatchSize)
+
+	case "timeout":
+		return durationArg(d, name, &h.Timeout)
+
+	case "retry_backoff":
+		args := d.RemainingArgs()
+		if len(args) != 2 {
+			return d.Errf("retry_backoff: want <min> <max>, got %d arguments", len(args))
+		}
+		lo, err := caddy.ParseDuration(args[0])
+		if err != nil || lo <= 0 {
+			return d.Errf("retry_backoff: invalid minimum %q", args[0])
+		}
+		hi, err := caddy.ParseDuration(args[1])
+		if err != nil || hi < lo {
+			return d.Errf("retry_backoff: invalid maximum %q (must be a duration not below the minimum)", args[1])
+		}
+		h.RetryMin, h.RetryMax = caddy.Duration(lo), caddy.Duration(hi)
+
+	case "concurrency":
+		return countArg(d, name, &h.Concurrency)
+
+	case "sweep_interval":
+		return durationArg(d, name, &h.SweepInterval)
+
+	case "storage":
+		return oneArg(d, name, &h.Storage)
+
+	default:
+		return d.Errf("unrecognized subdirective %q", name)
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument.
+func oneArg(d *caddyfile.Dispenser, name string, dst *string) error {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return d.Errf("%s: want exactly one argument, got %d", name, len(args))
+	}
+	*dst = args[0]
+	return nil
+}
+
+// listArg reads one or more arguments.
+func listArg(d *caddyfile.Dispenser, name string, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.Errf("%s: want at least one argument", name)
+	}
+	*dst = args
+	return nil
+}
+
+// durationArg reads one positive duration such as 30m or 1h30m.
+func durationArg(d *caddyfile.Dispenser, name string, dst *caddy.Duration) error {
+	var raw string
+	if err := oneArg(d, name, &raw); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(raw)
+	if err != nil {
+		return d.Errf("%s: invalid duration %q: %v", name, raw, err)
+	}
+	if dur <= 0 {
+		return d.Errf("%s: duration must be positive, got %q", name, raw)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// countArg reads one positive integer.
+func countArg(d *caddyfile.Dispenser, name string, dst *int) error {
+	var raw string
+	if err := oneArg(d, name, &raw); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n <= 0 {
+		return d.Errf("%s: want a positive integer, got %q", name, raw)
+	}
+	*dst = n
+	return nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

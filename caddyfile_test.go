@@ -1,0 +1,109 @@
+package inubitsessions
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+func TestUnmarshalCaddyfile(t *testing.T) {
+	input := `inubit_sessions {
+		endpoint http://inubit.internal:8000/ibis/rest/webapp/session/instances
+		basic_auth svc-cleaner {env.INUBIT_PASSWORD}
+		session_cookie JSESSIONID
+		user {http.request.header.user} {http.request.uri.query.user}
+		fallback_user svc-forms
+		logout /logout /portal/logout*
+		idle_timeout 30m
+		max_lifetime 12h
+		separator comma
+		id_header webappIdentifier X-Form-Id
+		batch_size 50
+		timeout 10s
+		retry_backoff 2s 10m
+		concurrency 8
+		sweep_interval 5s
+		storage /var/lib/caddy/inubit
+	}`
+	var h Handler
+	require.NoError(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)))
+	assert.Equal(t, Handler{
+		Endpoint:      "http://inubit.internal:8000/ibis/rest/webapp/session/instances",
+		BasicAuth:     &BasicAuth{Username: "svc-cleaner", Password: "{env.INUBIT_PASSWORD}"},
+		SessionCookie: "JSESSIONID",
+		User:          []string{"{http.request.header.user}", "{http.request.uri.query.user}"},
+		FallbackUser:  "svc-forms",
+		Logout:        []string{"/logout", "/portal/logout*"},
+		IdleTimeout:   caddy.Duration(30 * time.Minute),
+		MaxLifetime:   caddy.Duration(12 * time.Hour),
+		Separator:     "comma",
+		IDHeaders:     []string{"webappIdentifier", "X-Form-Id"},
+		BatchSize:     50,
+		Timeout:       caddy.Duration(10 * time.Second),
+		RetryMin:      caddy.Duration(2 * time.Second),
+		RetryMax:      caddy.Duration(10 * time.Minute),
+		Concurrency:   8,
+		SweepInterval: caddy.Duration(5 * time.Second),
+		Storage:       "/var/lib/caddy/inubit",
+	}, h)
+}
+
+func TestUnmarshalCaddyfileErrors(t *testing.T) {
+	tests := map[string]struct {
+		body string // block content, on line 2 of the input
+		want string
+	}{
+		"unknown subdirective":     {"endpointt http://x/", `unrecognized subdirective "endpointt"`},
+		"endpoint without value":   {"endpoint", "endpoint: want exactly one argument, got 0"},
+		"endpoint with two values": {"endpoint http://a/ http://b/", "endpoint: want exactly one argument, got 2"},
+		"endpoint twice":           {"endpoint http://a/\nendpoint http://b/", "endpoint: specified more than once"},
+		"basic_auth one arg":       {"basic_auth svc", "basic_auth: want <username> <password>, got 1"},
+		"session_cookie empty":     {"session_cookie", "session_cookie: want exactly one argument"},
+		"user empty":               {"user", "user: want at least one argument"},
+		"fallback_user two":        {"fallback_user a b", "fallback_user: want exactly one argument"},
+		"logout empty":             {"logout", "logout: want at least one argument"},
+		"idle_timeout bad":         {"idle_timeout soon", `idle_timeout: invalid duration "soon"`},
+		"idle_timeout zero":        {"idle_timeout 0s", "idle_timeout: duration must be positive"},
+		"max_lifetime bad":         {"max_lifetime 12hours", `max_lifetime: invalid duration "12hours"`},
+		"separator bad":            {"separator semicolon", `separator: "semicolon" is not newline or comma`},
+		"id_header empty":          {"id_header", "id_header: want at least one argument"},
+		"batch_size zero":          {"batch_size 0", `batch_size: want a positive integer, got "0"`},
+		"batch_size word":          {"batch_size many", `batch_size: want a positive integer, got "many"`},
+		"timeout bad":              {"timeout -1s", "timeout: duration must be positive"},
+		"retry_backoff one":        {"retry_backoff 1s", "retry_backoff: want <min> <max>, got 1"},
+		"retry_backoff inverted":   {"retry_backoff 5m 1s", `retry_backoff: invalid maximum "1s"`},
+		"retry_backoff bad min":    {"retry_backoff x 1s", `retry_backoff: invalid minimum "x"`},
+		"concurrency negative":     {"concurrency -2", `concurrency: want a positive integer, got "-2"`},
+		"sweep_interval bad":       {"sweep_interval often", `sweep_interval: invalid duration "often"`},
+		"storage empty":            {"storage", "storage: want exactly one argument"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			input := "inubit_sessions {\n" + tc.body + "\n}"
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "Testfile:", "the error names the file and line")
+		})
+	}
+}
+
+func TestUnmarshalCaddyfileErrorPointsAtLine(t *testing.T) {
+	input := "inubit_sessions {\n\tendpoint http://x/\n\tidle_timeout 30\n}"
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Testfile:3")
+}
+
+func TestUnmarshalCaddyfileRejectsInlineArgument(t *testing.T) {
+	var h Handler
+	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("inubit_sessions http://x/"))
+	require.Error(t, err)
+}

@@ -1,0 +1,82 @@
+package inubitsessions
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+// idMarker starts every entry ID; text without it holds none, which lets
+// most requests skip the parsing entirely.
+const idMarker = "webform"
+
+// helpPathSuffix ends the path of INUBIT's validation and help call,
+// whose params query value starts with an entry ID.
+const helpPathSuffix = "/rest/task/help"
+
+// sessionCookie returns the value of the session cookie the request
+// carries. With several cookies of that name the first wins, which is
+// the one with the most specific path in browsers' order.
+func (h *Handler) sessionCookie(r *http.Request) (string, bool) {
+	c, err := r.Cookie(h.SessionCookie)
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// requestIDs appends the entry IDs the request carries: in the ID
+// headers, in the query of the help call, and in cookies.
+func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
+	for _, name := range h.IDHeaders {
+		for _, v := range r.Header.Values(name) {
+			if id, ok := sessiontracker.EntryIDFromHeader(v); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	if strings.HasSuffix(r.URL.Path, helpPathSuffix) && strings.Contains(r.URL.RawQuery, "webform") {
+		ids = appendHelpIDs(ids, r)
+	}
+	for _, line := range r.Header["Cookie"] {
+		if strings.Contains(line, idMarker) {
+			ids = append(ids, sessiontracker.EntryIDsInString(line)...)
+		}
+	}
+	return ids
+}
+
+// appendHelpIDs takes the ID at the start of each params value. A client
+// copied from a documentation page with the "&params=" entity slip sends
+// the ID inside another parameter; the whole query is searched then.
+func appendHelpIDs(ids []string, r *http.Request) []string {
+	found := false
+	for _, v := range r.URL.Query()["params"] {
+		if id, ok := sessiontracker.EntryIDFromHelpParams(v); ok {
+			ids = append(ids, id)
+			found = true
+		}
+	}
+	if !found {
+		ids = append(ids, sessiontracker.EntryIDsInString(r.URL.RawQuery)...)
+	}
+	return ids
+}
+
+// requestUser evaluates the user placeholders in order and returns the
+// first non-empty result.
+func (h *Handler) requestUser(r *http.Request) string {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return ""
+	}
+	for _, p := range h.User {
+		if u := strings.TrimSpace(repl.ReplaceAll(p, "")); u != "" {
+			return u
+		}
+	}
+	return ""
+}

@@ -1,0 +1,338 @@
+// Package inubitsessions is a Caddy HTTP handler that clears INUBIT web
+// form entries when the browser session that opened them ends.
+//
+// It tracks browser sessions by cookie, collects the INUBIT Queue Manager
+// entry IDs each session touches, and once a session ends (logout route,
+// session cookie deleted by the upstream, idle timeout, maximum lifetime)
+// posts those IDs to INUBIT's webapp session-instances endpoint, off the
+// request path, per user, retrying until INUBIT acknowledges them.
+package inubitsessions
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the Handler's optional fields.
+const (
+	DefaultSessionCookie = "JSESSIONID"
+	DefaultIDHeader      = "webappIdentifier"
+	DefaultIdleTimeout   = 30 * time.Minute
+	DefaultMaxLifetime   = 12 * time.Hour
+	defaultUser          = "{http.auth.user.id}"
+)
+
+// Handler tracks browser sessions in front of an INUBIT web application
+// and clears the Queue Manager entries of every session that ends.
+//
+// It passes every request and response through unchanged; it only reads
+// the session cookie, a few request headers and query values, and the
+// bodies of text responses as they stream by.
+type Handler struct {
+	// Endpoint is the absolute URL of INUBIT's clear call, for example
+	// http://inubit.internal:8000/ibis/rest/webapp/session/instances.
+	// Query parameters on it (such as userType=processEngineUser) are
+	// kept; the user parameter is set per call. Required.
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// BasicAuth holds the INUBIT service account that makes the clear
+	// calls. Placeholders such as {env.INUBIT_PASSWORD} or
+	// {file./run/secrets/inubit} are expanded when the config loads, so
+	// the secret itself need not appear in the config.
+	BasicAuth *BasicAuth `json:"basic_auth,omitempty"`
+
+	// SessionCookie is the name of the cookie that identifies a browser
+	// session. Default: JSESSIONID.
+	SessionCookie string `json:"session_cookie,omitempty"`
+
+	// User lists placeholders that give the INUBIT user of a request,
+	// tried in order; the first that is not empty wins. Each entry ID is
+	// cleared for the user known when it was collected, else for the
+	// latest user its session showed. Default: {http.auth.user.id}.
+	User []string `json:"user,omitempty"`
+
+	// FallbackUser is the user for entries whose session never showed
+	// one. Without it, such entries are kept (counted and logged) but not
+	// cleared, because INUBIT requires a user. Default: none.
+	FallbackUser string `json:"fallback_user,omitempty"`
+
+	// Logout lists request paths that end the session once their
+	// response has gone to the client. Patterns are those of Caddy's path
+	// matcher (a * matches anything, e.g. /portal/logout*). Default: none;
+	// sessions then end by cookie deletion, idle timeout or max lifetime.
+	Logout []string `json:"logout,omitempty"`
+
+	// IdleTimeout ends a session that sent no request for this long.
+	// Default: 30m, Tomcat's default session timeout.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	// MaxLifetime ends a session this long after its first request,
+	// however active it is. Default: 12h.
+	MaxLifetime caddy.Duration `json:"max_lifetime,omitempty"`
+
+	// Separator joins the IDs in the body of a clear call: "newline"
+	// (default, as INUBIT's documentation describes) or "comma" (as its
+	// example body shows).
+	Separator string `json:"separator,omitempty"`
+
+	// IDHeaders are request headers whose value is an entry ID.
+	// Default: webappIdentifier.
+	IDHeaders []string `json:"id_headers,omitempty"`
+
+	// BatchSize is the most entry IDs sent in one clear call; a user
+	// with more gets several calls. Default: 100.
+	BatchSize int `json:"batch_size,omitempty"`
+
+	// Timeout bounds one clear call, from connecting to reading the
+	// answer. Default: 30s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// RetryMin is the wait after the first failed clear call; it doubles
+	// with each further failure up to RetryMax, with jitter.
+	// Default: 1s. Caddyfile: first argument of retry_backoff.
+	RetryMin caddy.Duration `json:"retry_min,omitempty"`
+
+	// RetryMax caps the wait between retries. Default: 5m.
+	// Caddyfile: second argument of retry_backoff.
+	RetryMax caddy.Duration `json:"retry_max,omitempty"`
+
+	// Concurrency is how many users' clear calls may be in flight at
+	// once. Default: 4.
+	Concurrency int `json:"concurrency,omitempty"`
+
+	// SweepInterval is how often sessions are checked against
+	// IdleTimeout and MaxLifetime. Default: a tenth of the shorter of
+	// the two, between 100ms and 1m.
+	SweepInterval caddy.Duration `json:"sweep_interval,omitempty"`
+
+	// Storage names the directory that identifies this handler's state:
+	// handlers with the same Storage share live sessions and the clear
+	// queue, which survive config reloads. Give each INUBIT server its
+	// own. Default: inubit_sessions under Caddy's data directory.
+	Storage string `json:"storage,omitempty"`
+
+	logger     *zap.Logger
+	state      *state
+	stateKey   string
+	logoutPath caddyhttp.MatchPath
+	now        func() time.Time
+}
+
+// BasicAuth is the INUBIT service account for the clear calls.
+type BasicAuth struct {
+	// Username of the INUBIT service account.
+	Username string `json:"username,omitempty"`
+	// Password of the INUBIT service account; best given as a
+	// placeholder such as {env.INUBIT_PASSWORD}. It is never logged.
+	Password string `json:"password,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.inubit_sessions",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision sets up the handler and attaches it to the shared state of
+// its storage, creating that state on first use.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.now = time.Now
+
+	// fill defaults
+	if h.SessionCookie == "" {
+		h.SessionCookie = DefaultSessionCookie
+	}
+	if len(h.User) == 0 {
+		h.User = []string{defaultUser}
+	}
+	if len(h.IDHeaders) == 0 {
+		h.IDHeaders = []string{DefaultIDHeader}
+	}
+	if h.IdleTimeout == 0 {
+		h.IdleTimeout = caddy.Duration(DefaultIdleTimeout)
+	}
+	if h.MaxLifetime == 0 {
+		h.MaxLifetime = caddy.Duration(DefaultMaxLifetime)
+	}
+	if h.Storage == "" {
+		h.Storage = filepath.Join(caddy.AppDataDir(), "inubit_sessions")
+	}
+	storage, err := filepath.Abs(h.Storage)
+	if err != nil {
+		return fmt.Errorf("storage %q: %w", h.Storage, err)
+	}
+	h.Storage = storage
+
+	if err := h.check(); err != nil {
+		return err
+	}
+
+	// logout routes
+	h.logoutPath = caddyhttp.MatchPath(h.Logout)
+	if err := h.logoutPath.Provision(ctx); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+
+	// delivery settings
+	cfg, err := h.cleanerConfig()
+	if err != nil {
+		return err
+	}
+
+	// shared state
+	h.stateKey = "inubit_sessions:" + h.Storage
+	val, _, err := states.LoadOrNew(h.stateKey, func() (caddy.Destructor, error) {
+		return newState(cfg, h.logger)
+	})
+	if err != nil {
+		return fmt.Errorf("starting session state for storage %q: %w", h.Storage, err)
+	}
+	h.state = val.(*state)
+	if err := h.state.configure(cfg, h.trackerSettings(), h.logger); err != nil {
+		return err
+	}
+	return nil
+}
+
+// cleanerConfig expands placeholders and checks the delivery settings.
+func (h *Handler) cleanerConfig() (cleaner.Config, error) {
+	repl := caddy.NewReplacer()
+	cfg := cleaner.Config{
+		Endpoint:    repl.ReplaceKnown(h.Endpoint, ""),
+		BatchSize:   h.BatchSize,
+		Timeout:     time.Duration(h.Timeout),
+		RetryMin:    time.Duration(h.RetryMin),
+		RetryMax:    time.Duration(h.RetryMax),
+		Concurrency: h.Concurrency,
+	}
+	if h.BasicAuth != nil {
+		cfg.Username = repl.ReplaceKnown(h.BasicAuth.Username, "")
+		cfg.Password = repl.ReplaceKnown(h.BasicAuth.Password, "")
+	}
+	switch h.Separator {
+	case "", "newline":
+		cfg.Separator = cleaner.SeparatorNewline
+	case "comma":
+		cfg.Separator = cleaner.SeparatorComma
+	default:
+		return cfg, fmt.Errorf("separator: %q is not newline or comma", h.Separator)
+	}
+	return cfg, cfg.Check()
+}
+
+// check rejects field values that no default can repair.
+func (h *Handler) check() error {
+	if h.BasicAuth == nil || h.BasicAuth.Username == "" {
+		return errors.New("basic_auth: a username is required; INUBIT refuses anonymous clear calls")
+	}
+	if h.IdleTimeout < 0 {
+		return fmt.Errorf("idle_timeout: must not be negative, got %s", time.Duration(h.IdleTimeout))
+	}
+	if h.MaxLifetime < 0 {
+		return fmt.Errorf("max_lifetime: must not be negative, got %s", time.Duration(h.MaxLifetime))
+	}
+	if h.RetryMin < 0 || h.RetryMax < 0 || (h.RetryMax > 0 && h.RetryMax < h.RetryMin) {
+		return errors.New("retry_backoff: need 0 < min <= max")
+	}
+	for _, name := range h.IDHeaders {
+		if name == "" || strings.ContainsAny(name, " \t:") {
+			return fmt.Errorf("id_header: %q is not a header name", name)
+		}
+	}
+	if !validCookieName(h.SessionCookie) {
+		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
+	}
+	return nil
+}
+
+// trackerSettings derives the session limits and sweep interval.
+func (h *Handler) trackerSettings() trackerSettings {
+	cfg := sessiontracker.Config{
+		IdleTimeout: time.Duration(h.IdleTimeout),
+		MaxLifetime: time.Duration(h.MaxLifetime),
+	}
+	interval := time.Duration(h.SweepInterval)
+	if interval <= 0 {
+		interval = min(cfg.IdleTimeout, cfg.MaxLifetime) / 10
+		interval = min(max(interval, 100*time.Millisecond), time.Minute)
+	}
+	return trackerSettings{limits: cfg, sweepInterval: interval, fallbackUser: h.FallbackUser}
+}
+
+// Cleanup detaches the handler from the shared state; the last handler
+// of a storage to leave stops its workers.
+func (h *Handler) Cleanup() error {
+	if h.stateKey == "" {
+		return nil
+	}
+	_, err := states.Delete(h.stateKey)
+	return err
+}
+
+// ServeHTTP passes the request on and records what it and its response
+// showed about the browser session.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	now := h.now()
+	obs := sessiontracker.Observation{}
+	if value, ok := h.sessionCookie(r); ok {
+		obs.Key, obs.HasKey = h.state.hasher.Key(value), true
+	}
+	obs.IDs = h.requestIDs(r, obs.IDs)
+
+	rw := h.watchResponse(w)
+	err := next.ServeHTTP(rw, r)
+	obs.IDs = rw.finish(obs.IDs)
+
+	if rw.cookie.set {
+		obs.NewKey, obs.HasNewKey = h.state.hasher.Key(rw.cookie.value), true
+	}
+	obs.CookieDeleted = rw.cookie.deleted
+	if err == nil && len(h.logoutPath) > 0 {
+		obs.Logout, _ = h.logoutPath.MatchWithError(r)
+	}
+	if !obs.HasKey && !obs.HasNewKey {
+		if len(obs.IDs) > 0 {
+			h.state.untracked.Add(int64(len(obs.IDs)))
+		}
+		return err
+	}
+	obs.User = h.requestUser(r)
+	if ended := h.state.tracker.Observe(now, obs); ended != nil {
+		h.state.dispatch(ended)
+	}
+	return err
+}
+
+// validCookieName reports whether name is a token as RFC 6265 requires.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	return (&http.Cookie{Name: name, Value: "x"}).Valid() == nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

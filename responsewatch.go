@@ -1,0 +1,175 @@
+package inubitsessions
+
+import (
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+// responseWatcher passes a response through untouched while it notes
+// what the response does to the session cookie and scans text bodies
+// for entry IDs. It decides what to watch once, when the header goes
+// out, and routes Write, ReadFrom and an early flush through that
+// decision. Hijacking, deadlines and pushes reach the inner writer
+// through Unwrap.
+type responseWatcher struct {
+	*caddyhttp.ResponseWriterWrapper
+	h           *Handler
+	wroteHeader bool
+	scanner     *sessiontracker.Scanner // nil unless the body is scanned
+	cookie      cookieChange
+}
+
+// cookieChange is what a response did to the session cookie.
+type cookieChange struct {
+	set     bool   // the response gave the session cookie a value
+	value   string // that value; dropped once hashed
+	deleted bool   // the response expired the session cookie
+}
+
+var scannerPool = sync.Pool{New: func() any { return new(sessiontracker.Scanner) }}
+
+func (h *Handler) watchResponse(w http.ResponseWriter) *responseWatcher {
+	return &responseWatcher{
+		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
+		h:                     h,
+	}
+}
+
+// WriteHeader inspects the final header once, then sends it on.
+// Informational responses pass through without counting as the header.
+func (rw *responseWatcher) WriteHeader(status int) {
+	if rw.wroteHeader {
+		rw.ResponseWriterWrapper.WriteHeader(status)
+		return
+	}
+	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
+		rw.ResponseWriterWrapper.WriteHeader(status)
+		return
+	}
+	rw.wroteHeader = true
+	header := rw.Header()
+	rw.cookie = sessionCookieChange(header["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
+	if scannable(header, status) {
+		rw.scanner = scannerPool.Get().(*sessiontracker.Scanner)
+	}
+	rw.ResponseWriterWrapper.WriteHeader(status)
+}
+
+// Write sends p on and scans what was sent.
+func (rw *responseWatcher) Write(p []byte) (int, error) {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	n, err := rw.ResponseWriterWrapper.Write(p)
+	if rw.scanner != nil {
+		_, _ = rw.scanner.Write(p[:n])
+	}
+	return n, err
+}
+
+// ReadFrom keeps the inner writer's fast path (sendfile) when the body
+// is not scanned, and copies through Write when it is.
+func (rw *responseWatcher) ReadFrom(r io.Reader) (int64, error) {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.scanner == nil {
+		return rw.ResponseWriterWrapper.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{rw}, r)
+}
+
+// FlushError makes a flush before any header go through WriteHeader,
+// then flushes the inner writer.
+func (rw *responseWatcher) FlushError() error {
+	if !rw.wroteHeader {
+		rw.WriteHeader(http.StatusOK)
+	}
+	return http.NewResponseController(rw.ResponseWriterWrapper.ResponseWriter).Flush()
+}
+
+// finish appends the IDs found in the body and releases the scanner.
+// The watcher must not be used afterwards.
+func (rw *responseWatcher) finish(ids []string) []string {
+	if rw.scanner == nil {
+		return ids
+	}
+	ids = append(ids, rw.scanner.IDs()...)
+	rw.scanner.Reset()
+	scannerPool.Put(rw.scanner)
+	rw.scanner = nil
+	return ids
+}
+
+// writerOnly hides ReadFrom so io.Copy uses Write.
+type writerOnly struct{ io.Writer }
+
+// scannable reports whether a response body may carry entry IDs worth
+// scanning: a text type INUBIT renders IDs into, not encoded.
+func scannable(header http.Header, status int) bool {
+	if status == http.StatusNoContent || status == http.StatusNotModified ||
+		status == http.StatusSwitchingProtocols {
+		return false
+	}
+	// TODO: compressed bodies are passed through unscanned until a
+	// decompressing copy is in place (issue 4).
+	if ce := header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+		return false
+	}
+	ct := header.Get("Content-Type")
+	if ct == "" {
+		return true // the server will sniff it; it may well be HTML
+	}
+	mediaType, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	switch {
+	case strings.HasPrefix(mediaType, "text/"),
+		strings.HasSuffix(mediaType, "+xml"),
+		strings.HasSuffix(mediaType, "+json"):
+		return true
+	}
+	switch mediaType {
+	case "application/json", "application/xml", "application/javascript",
+		"application/x-javascript", "application/ecmascript":
+		return true
+	}
+	return false
+}
+
+// sessionCookieChange reads the Set-Cookie lines of a response for the
+// session cookie: a deletion (Max-Age zero or negative, or Expires in
+// the past) or a new value.
+func sessionCookieChange(lines []string, name string, now time.Time) cookieChange {
+	var change cookieChange
+	for _, line := range lines {
+		if !strings.HasPrefix(strings.TrimLeft(line, " \t"), name) {
+			continue
+		}
+		c, err := http.ParseSetCookie(line)
+		if err != nil || c.Name != name {
+			continue
+		}
+		if c.MaxAge < 0 || (!c.Expires.IsZero() && !c.Expires.After(now)) || c.Value == "" {
+			change.deleted = true
+			continue
+		}
+		change.set, change.value = true, c.Value
+	}
+	return change
+}
+
+// Interface guards
+var (
+	_ http.ResponseWriter = (*responseWatcher)(nil)
+	_ io.ReaderFrom       = (*responseWatcher)(nil)
+)
