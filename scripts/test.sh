@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, vet, and every test with the
+# race detector. The integration tests start Caddy in-process on
+# 127.0.0.1:9080 (admin on localhost:2999); keep those ports free.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== gofmt"
+unformatted=$(gofmt -l .)
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"
+	echo "$unformatted"
+	exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test -race"
+go test -race -count=1 ./...
