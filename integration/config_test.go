@@ -1,0 +1,78 @@
+package integration
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
+)
+
+// TestJSONConfig: the handler configured through Caddy's JSON works like
+// the Caddyfile.
+func TestJSONConfig(t *testing.T) {
+	s := newStack(t, fakeinubit.Profile9JSON)
+	config := fmt.Sprintf(`{
+	"admin": {"listen": "localhost:2999"},
+	"apps": {"http": {"http_port": 9080, "grace_period": 1, "servers": {"demo": {
+		"listen": ["127.0.0.1:9080"],
+		"routes": [
+			{"handle": [{
+				"handler": "inubit_sessions",
+				"endpoint": "http://%[1]s/ibis/rest/webapp/session/instances",
+				"basic_auth": {"username": "svc-cleaner", "password": "{env.INUBIT_PASSWORD}"},
+				"session_cookie": "JSESSIONID",
+				"user": ["{http.request.uri.query.user}"],
+				"logout": ["/logout"],
+				"idle_timeout": "30m",
+				"separator": "comma",
+				"storage": %[3]q
+			}]},
+			{"match": [{"path": ["/ibis/*"]}],
+			 "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "%[1]s"}]}]},
+			{"handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "%[2]s"}]}]}
+		]
+	}}}}
+}`, s.inubitA, s.webappA, s.storage)
+	caddytest.NewTester(t).InitServer(config, "json")
+	if t.Failed() {
+		t.FailNow()
+	}
+	alice := newBrowser(t)
+	alice.login("alice")
+	a, b := alice.openForm(formUUID(0)), alice.openForm(formUUID(1))
+	alice.get("/logout")
+	s.waitCleared(t, "alice", []string{a, b})
+	assert.Equal(t, a+","+b, s.inubit.Calls()[0].Body)
+}
+
+// TestProvisionErrorsNameTheSubdirective: mistakes that only show when
+// the config loads fail the load with the field's name.
+func TestProvisionErrorsNameTheSubdirective(t *testing.T) {
+	tests := map[string]struct {
+		block string
+		want  string
+	}{
+		"missing endpoint": {
+			"basic_auth svc {env.INUBIT_PASSWORD}", "endpoint: required",
+		},
+		"relative endpoint": {
+			"endpoint /ibis/rest/webapp/session/instances\n basic_auth svc pw", "endpoint:",
+		},
+		"missing basic_auth": {
+			"endpoint http://127.0.0.1:1/ibis/rest/webapp/session/instances", "basic_auth:",
+		},
+		"bad session cookie name": {
+			"endpoint http://127.0.0.1:1/x\n basic_auth svc pw\n session_cookie \"JSESSION ID\"", "session_cookie:",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			caddytest.AssertLoadError(t, globalConfig+"http://:9080 {\n inubit_sessions {\n "+
+				tc.block+"\n storage "+t.TempDir()+"\n }\n respond ok\n}\n", "caddyfile", tc.want)
+		})
+	}
+}
