@@ -1,0 +1,185 @@
+package inubitsessions
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const testID = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
+
+var testNow = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+
+func testHandler() *Handler {
+	return &Handler{SessionCookie: "JSESSIONID", now: func() time.Time { return testNow }}
+}
+
+// spyWriter records whether its ReadFrom ran.
+type spyWriter struct {
+	*httptest.ResponseRecorder
+	readFrom bool
+}
+
+func (s *spyWriter) ReadFrom(r io.Reader) (int64, error) {
+	s.readFrom = true
+	return io.Copy(s.ResponseRecorder, r)
+}
+
+func TestReadFromKeepsFastPathUnlessScanning(t *testing.T) {
+	tests := map[string]struct {
+		contentType  string
+		wantReadFrom bool
+		wantIDs      []string
+	}{
+		"binary body uses inner ReadFrom": {"application/pdf", true, nil},
+		"HTML body is scanned":            {"text/html; charset=utf-8", false, []string{testID}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			spy := &spyWriter{ResponseRecorder: httptest.NewRecorder()}
+			rw := testHandler().watchResponse(spy)
+			rw.Header().Set("Content-Type", tc.contentType)
+			body := `<input type="hidden" value="` + strings.ReplaceAll(testID, "@", "&#64;") + `">`
+			n, err := rw.ReadFrom(strings.NewReader(body))
+			require.NoError(t, err)
+			assert.Equal(t, int64(len(body)), n)
+			assert.Equal(t, tc.wantReadFrom, spy.readFrom)
+			assert.Equal(t, body, spy.Body.String(), "the client gets the original bytes")
+			assert.Equal(t, tc.wantIDs, rw.finish(nil))
+		})
+	}
+}
+
+func TestUnwrapReturnsInnerWriter(t *testing.T) {
+	inner := httptest.NewRecorder()
+	rw := testHandler().watchResponse(inner)
+	assert.Same(t, inner, rw.Unwrap())
+}
+
+func TestInformationalResponsesPassThrough(t *testing.T) {
+	inner := httptest.NewRecorder()
+	rw := testHandler().watchResponse(inner)
+	rw.WriteHeader(http.StatusEarlyHints)
+	rw.Header().Add("Set-Cookie", "JSESSIONID=NEWVALUE; Path=/")
+	rw.WriteHeader(http.StatusOK)
+	assert.True(t, rw.cookie.set, "the final header is the one inspected")
+	assert.Equal(t, "NEWVALUE", rw.cookie.value)
+}
+
+func TestFlushBeforeHeaderInspectsHeader(t *testing.T) {
+	inner := httptest.NewRecorder()
+	rw := testHandler().watchResponse(inner)
+	rw.Header().Add("Set-Cookie", "JSESSIONID=; Max-Age=0; Path=/")
+	require.NoError(t, http.NewResponseController(rw).Flush())
+	assert.True(t, rw.cookie.deleted)
+	assert.True(t, inner.Flushed)
+	assert.Equal(t, http.StatusOK, inner.Code)
+}
+
+func TestWriteScansAcrossChunks(t *testing.T) {
+	inner := httptest.NewRecorder()
+	rw := testHandler().watchResponse(inner)
+	rw.Header().Set("Content-Type", "application/javascript")
+	page := `var id = "` + strings.ReplaceAll(testID, "/", `\/`) + `";`
+	for i := 0; i < len(page); i += 7 {
+		_, err := rw.Write([]byte(page[i:min(i+7, len(page))]))
+		require.NoError(t, err)
+	}
+	assert.Equal(t, page, inner.Body.String())
+	assert.Equal(t, []string{testID}, rw.finish(nil))
+}
+
+func TestHijackThroughResponseController(t *testing.T) {
+	h := testHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rw := h.watchResponse(w)
+		conn, brw, err := http.NewResponseController(rw).Hijack()
+		if !assert.NoError(t, err) {
+			return
+		}
+		defer conn.Close()
+		require.NoError(t, http.NewResponseController(rw).SetWriteDeadline(time.Time{}))
+		_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nhijacked")
+		_ = brw.Flush()
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, "hijacked", string(body))
+}
+
+func TestSessionCookieChange(t *testing.T) {
+	tests := map[string]struct {
+		lines []string
+		want  cookieChange
+	}{
+		"no cookie":         {nil, cookieChange{}},
+		"other cookie":      {[]string{"lang=de; Path=/"}, cookieChange{}},
+		"longer name":       {[]string{"JSESSIONIDX=abc; Path=/"}, cookieChange{}},
+		"new value":         {[]string{"JSESSIONID=ABC123; Path=/; HttpOnly"}, cookieChange{set: true, value: "ABC123"}},
+		"Max-Age=0":         {[]string{"JSESSIONID=; Max-Age=0; Path=/"}, cookieChange{deleted: true}},
+		"negative Max-Age":  {[]string{"JSESSIONID=x; Max-Age=-1"}, cookieChange{deleted: true}},
+		"Expires in past":   {[]string{"JSESSIONID=x; Expires=Thu, 01 Jan 1970 00:00:10 GMT"}, cookieChange{deleted: true}},
+		"Tomcat's layout":   {[]string{"JSESSIONID=x; Expires=Thu, 01-Jan-1970 00:00:10 GMT"}, cookieChange{deleted: true}},
+		"Expires in future": {[]string{"JSESSIONID=x; Expires=Fri, 01 Jan 2100 00:00:00 GMT"}, cookieChange{set: true, value: "x"}},
+		"delete then set": {
+			[]string{"JSESSIONID=; Max-Age=0", "JSESSIONID=NEW; Path=/"},
+			cookieChange{deleted: true, set: true, value: "NEW"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tc.want, sessionCookieChange(tc.lines, "JSESSIONID", testNow))
+		})
+	}
+}
+
+func TestScannable(t *testing.T) {
+	tests := map[string]struct {
+		contentType, encoding string
+		status                int
+		want                  bool
+	}{
+		"html":            {"text/html; charset=utf-8", "", 200, true},
+		"xml":             {"application/xml", "", 200, true},
+		"xhtml":           {"application/xhtml+xml", "", 200, true},
+		"json":            {"application/json", "", 200, true},
+		"problem json":    {"application/problem+json", "", 200, true},
+		"javascript":      {"application/javascript", "", 200, true},
+		"text javascript": {"text/javascript", "", 200, true},
+		"unknown type":    {"", "", 200, true},
+		"image":           {"image/png", "", 200, false},
+		"octet stream":    {"application/octet-stream", "", 200, false},
+		"gzip html":       {"text/html", "gzip", 200, false},
+		"identity html":   {"text/html", "identity", 200, true},
+		"no content":      {"text/html", "", 204, false},
+		"not modified":    {"text/html", "", 304, false},
+		"broken type":     {"text/html; charset", "", 200, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := http.Header{}
+			if tc.contentType != "" {
+				h.Set("Content-Type", tc.contentType)
+			}
+			if tc.encoding != "" {
+				h.Set("Content-Encoding", tc.encoding)
+			}
+			assert.Equal(t, tc.want, scannable(h, tc.status))
+		})
+	}
+}
