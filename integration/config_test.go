@@ -16,9 +16,9 @@ import (
 func TestJSONConfig(t *testing.T) {
 	s := newStack(t, fakeinubit.Profile9JSON)
 	config := fmt.Sprintf(`{
-	"admin": {"listen": "localhost:2999"},
-	"apps": {"http": {"http_port": 9080, "grace_period": 1, "servers": {"demo": {
-		"listen": ["127.0.0.1:9080"],
+	"admin": {"listen": "localhost:%[4]d"},
+	"apps": {"http": {"http_port": %[5]d, "grace_period": 1, "servers": {"demo": {
+		"listen": ["127.0.0.1:%[5]d"],
 		"routes": [
 			{"handle": [{
 				"handler": "inubit_sessions",
@@ -36,7 +36,7 @@ func TestJSONConfig(t *testing.T) {
 			{"handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "%[2]s"}]}]}
 		]
 	}}}}
-}`, s.inubitA, s.webappA, s.storage)
+}`, s.inubitA, s.webappA, s.storage, adminPort, httpPort)
 	caddytest.NewTester(t).InitServer(config, "json")
 	if t.Failed() {
 		t.FailNow()
@@ -71,7 +71,7 @@ func TestProvisionErrorsNameTheSubdirective(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			caddytest.AssertLoadError(t, globalConfig+"http://:9080 {\n inubit_sessions {\n "+
+			caddytest.AssertLoadError(t, globalConfig+siteAddress+" {\n inubit_sessions {\n "+
 				tc.block+"\n storage "+t.TempDir()+"\n }\n respond ok\n}\n", "caddyfile", tc.want)
 		})
 	}

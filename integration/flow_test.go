@@ -66,7 +66,7 @@ func TestLogoutClearsTheSessionsIDs(t *testing.T) {
 // handler sees requests that handle blocks send to either upstream.
 func TestHandleBlocksWithoutRoute(t *testing.T) {
 	s := newStack(t, fakeinubit.Profile9XML)
-	s.start(t, globalConfig+`http://:9080 {
+	s.start(t, globalConfig+siteAddress+` {
 	`+s.handlerBlock(siteOptions{})+`
 	handle /ibis/* {
 		reverse_proxy `+s.inubitA+`
@@ -86,7 +86,7 @@ func TestHandleBlocksWithoutRoute(t *testing.T) {
 // TestInsideRoute: the handler also works where the user orders it.
 func TestInsideRoute(t *testing.T) {
 	s := newStack(t, fakeinubit.Profile9XML)
-	s.start(t, globalConfig+`http://:9080 {
+	s.start(t, globalConfig+siteAddress+` {
 	route {
 		`+s.handlerBlock(siteOptions{})+`
 		reverse_proxy /ibis/* `+s.inubitA+`

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -30,25 +31,45 @@ import (
 )
 
 const (
-	httpPort     = 9080
-	serviceUser  = "svc-cleaner"
-	servicePass  = "correct horse battery staple"
-	passwordEnv  = "INUBIT_PASSWORD"
-	globalConfig = `{
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
+	serviceUser = "svc-cleaner"
+	servicePass = "correct horse battery staple"
+	passwordEnv = "INUBIT_PASSWORD"
+)
+
+// The in-process Caddy's ports, picked free at start so that two test
+// runs on one machine do not load configs into each other's Caddy.
+var (
+	httpPort, adminPort int
+	globalConfig        string
+	siteAddress         string
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv(passwordEnv, servicePass)
+	httpPort, adminPort = freePort(), freePort()
+	caddytest.Default.AdminPort = adminPort
+	globalConfig = fmt.Sprintf(`{
+	admin localhost:%d
+	http_port %d
+	https_port %d
 	grace_period 1ns
 	skip_install_trust
 	default_bind 127.0.0.1
 	persist_config off
 }
-`
-)
-
-func TestMain(m *testing.M) {
-	os.Setenv(passwordEnv, servicePass)
+`, adminPort, httpPort, freePort())
+	siteAddress = fmt.Sprintf("http://:%d", httpPort)
 	os.Exit(m.Run())
+}
+
+// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
 // stack is one test's INUBIT emulator, web app and Caddy config values.
@@ -106,12 +127,12 @@ func (s *stack) handlerBlock(o siteOptions) string {
 
 // issueSite is the site block of the issue, pointed at this stack.
 func (s *stack) issueSite(o siteOptions) string {
-	return globalConfig + fmt.Sprintf(`http://:9080 {
+	return globalConfig + fmt.Sprintf(`%s {
 	%s
 	reverse_proxy /ibis/* %s
 	reverse_proxy %s
 }
-`, s.handlerBlock(o), s.inubitA, s.webappA)
+`, siteAddress, s.handlerBlock(o), s.inubitA, s.webappA)
 }
 
 func (s *stack) start(t *testing.T, caddyfile string) {

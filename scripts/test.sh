@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: formatting, vet, and every test with the
-# race detector. The integration tests start Caddy in-process on
-# 127.0.0.1:9080 (admin on localhost:2999); keep those ports free.
+# race detector. The integration tests start Caddy in-process on free
+# loopback ports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
