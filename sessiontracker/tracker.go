@@ -86,13 +86,17 @@ type Tracker struct {
 type shard struct {
 	mu       sync.Mutex
 	sessions map[Key]*session
+	// changed lists sessions to write to the store: true to write the
+	// session, false to delete it (it moved to a new key).
+	changed map[Key]bool
 }
 
 type session struct {
-	started  time.Time
-	lastSeen time.Time
-	user     string
-	entries  []Entry
+	started   time.Time
+	lastSeen  time.Time
+	savedSeen time.Time // lastSeen as last handed out by TakeChanges
+	user      string
+	entries   []Entry
 }
 
 // New returns an empty Tracker.
@@ -100,6 +104,7 @@ func New(cfg Config) *Tracker {
 	t := &Tracker{cfg: cfg}
 	for i := range t.shards {
 		t.shards[i].sessions = make(map[Key]*session)
+		t.shards[i].changed = make(map[Key]bool)
 	}
 	return t
 }
@@ -167,33 +172,42 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.sessions[k]
+	changed := s == nil
 	if s == nil {
 		s = &session{started: now}
 		sh.sessions[k] = s
 	}
 	if now.After(s.lastSeen) {
 		s.lastSeen = now
+		changed = changed || s.lastSeen.Sub(s.savedSeen) >= t.seenResolution()
 	}
-	if user != "" {
+	if user != "" && user != s.user {
 		s.user = user
+		changed = true
 	}
 	for _, id := range ids {
-		s.add(id, user)
+		changed = s.add(id, user) || changed
+	}
+	if changed {
+		sh.changed[k] = true
 	}
 }
 
-// add keeps id once per session. Sessions hold few IDs, so a linear
-// scan beats a map in both time and memory.
-func (s *session) add(id, user string) {
+// add keeps id once per session and reports whether the session
+// changed. Sessions hold few IDs, so a linear scan beats a map in both
+// time and memory.
+func (s *session) add(id, user string) bool {
 	for i := range s.entries {
 		if s.entries[i].ID == id {
-			if s.entries[i].User == "" {
+			if s.entries[i].User == "" && user != "" {
 				s.entries[i].User = user
+				return true
 			}
-			return
+			return false
 		}
 	}
 	s.entries = append(s.entries, Entry{ID: id, User: user})
+	return true
 }
 
 // rotate moves the session under from to the key to, merging with a
@@ -203,6 +217,9 @@ func (t *Tracker) rotate(from, to Key) {
 	src.mu.Lock()
 	s := src.sessions[from]
 	delete(src.sessions, from)
+	if s != nil {
+		src.changed[from] = false
+	}
 	src.mu.Unlock()
 	if s == nil {
 		return
@@ -211,6 +228,7 @@ func (t *Tracker) rotate(from, to Key) {
 	dst := t.shardOf(to)
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
+	dst.changed[to] = true
 	existing := dst.sessions[to]
 	if existing == nil {
 		dst.sessions[to] = s
@@ -237,6 +255,7 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	sh.mu.Lock()
 	s := sh.sessions[obs.Key]
 	delete(sh.sessions, obs.Key)
+	delete(sh.changed, obs.Key) // the store learns of the end from Ended
 	sh.mu.Unlock()
 	if s == nil {
 		if len(obs.IDs) == 0 {
@@ -283,6 +302,7 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 			}
 			if reason != "" {
 				delete(sh.sessions, k)
+				delete(sh.changed, k)
 				out = append(out, *s.ended(k, reason))
 			}
 		}

@@ -1,0 +1,250 @@
+package store
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+// FileName is the name of the bolt file inside the storage directory.
+const FileName = "inubit_sessions.db"
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketSessions = []byte("sessions")
+	bucketPending  = []byte("pending")
+	bucketParked   = []byte("parked")
+	keySecret      = []byte("secret")
+)
+
+// Bolt is a Store in one bbolt file.
+type Bolt struct {
+	db     *bolt.DB
+	secret []byte
+}
+
+// OpenBolt opens or creates the store in dir, creating dir with mode
+// 0700 and the file with mode 0600. If another process holds the file,
+// it fails after lockTimeout instead of waiting for ever.
+func OpenBolt(dir string, lockTimeout time.Duration) (*Bolt, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating storage directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("opening %s: another process holds it (a second Caddy with the same storage?)", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	s := &Bolt{db: db}
+	if err := s.init(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initializing %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// init creates the buckets and the secret on first use.
+func (s *Bolt) init() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketSessions, bucketPending, bucketParked} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if secret := meta.Get(keySecret); len(secret) == 32 {
+			s.secret = bytes.Clone(secret)
+			return nil
+		}
+		s.secret = make([]byte, 32)
+		if _, err := rand.Read(s.secret); err != nil {
+			return err
+		}
+		return meta.Put(keySecret, s.secret)
+	})
+}
+
+// Secret implements Store.
+func (s *Bolt) Secret() []byte { return bytes.Clone(s.secret) }
+
+// Close implements Store.
+func (s *Bolt) Close() error { return s.db.Close() }
+
+// pendingKey is user, a zero byte, then the ID; users and IDs never
+// contain a zero byte (both are checked before they get here).
+func pendingKey(user, id string) []byte {
+	k := make([]byte, 0, len(user)+1+len(id))
+	k = append(k, user...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+func splitPendingKey(k []byte) (string, string) {
+	user, id, _ := bytes.Cut(k, []byte{0})
+	return string(user), string(id)
+}
+
+// Commit implements Store.
+func (s *Bolt) Commit(b Batch) (map[string]int, error) {
+	added := make(map[string]int)
+	if b.Empty() {
+		return added, nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		sessions := tx.Bucket(bucketSessions)
+		for _, k := range b.Deleted {
+			if err := sessions.Delete(k[:]); err != nil {
+				return err
+			}
+		}
+		for i := range b.Sessions {
+			data, err := encodeSession(&b.Sessions[i])
+			if err != nil {
+				return err
+			}
+			if err := sessions.Put(b.Sessions[i].Key[:], data); err != nil {
+				return err
+			}
+		}
+		pending := tx.Bucket(bucketPending)
+		now := stamp(time.Now())
+		for user, ids := range b.Pending {
+			for _, id := range ids {
+				k := pendingKey(user, id)
+				if pending.Get(k) != nil {
+					continue
+				}
+				if err := pending.Put(k, now); err != nil {
+					return err
+				}
+				added[user]++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("writing store: %w", err)
+	}
+	return added, nil
+}
+
+func stamp(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}
+
+// Sessions implements Store.
+func (s *Bolt) Sessions(fn func(sessiontracker.Snapshot) error) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			snap, err := decodeSession(k, v)
+			if err != nil {
+				return err
+			}
+			return fn(snap)
+		})
+	})
+}
+
+// PendingCounts implements Store.
+func (s *Bolt) PendingCounts() (map[string]int, error) {
+	counts := make(map[string]int)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
+			user, _ := splitPendingKey(k)
+			counts[user]++
+			return nil
+		})
+	})
+	return counts, err
+}
+
+// Peek implements Store.
+func (s *Bolt) Peek(user string, n int) ([]string, error) {
+	var ids []string
+	prefix := pendingKey(user, "")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketPending).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(ids) < n; k, _ = c.Next() {
+			ids = append(ids, string(k[len(prefix):]))
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// Remove implements Store.
+func (s *Bolt) Remove(user string, ids []string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		pending := tx.Bucket(bucketPending)
+		for _, id := range ids {
+			if err := pending.Delete(pendingKey(user, id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Park implements Store.
+func (s *Bolt) Park(user, id, reason string) error {
+	data, err := json.Marshal(ParkedEntry{User: user, ID: id, Reason: reason, Since: time.Now().UTC()})
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		k := pendingKey(user, id)
+		if err := tx.Bucket(bucketPending).Delete(k); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketParked).Put(k, data)
+	})
+}
+
+// Parked implements Store.
+func (s *Bolt) Parked() ([]ParkedEntry, error) {
+	var out []ParkedEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketParked).ForEach(func(_, v []byte) error {
+			var p ParkedEntry
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Release implements Store.
+func (s *Bolt) Release(user, id string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		k := pendingKey(user, id)
+		parked := tx.Bucket(bucketParked)
+		if parked.Get(k) == nil {
+			return fmt.Errorf("no parked entry %q for user %q", id, user)
+		}
+		if err := parked.Delete(k); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketPending).Put(k, stamp(time.Now()))
+	})
+}
+
+// Orphans implements Store.
+func (s *Bolt) Orphans() ([]string, error) {
+	return s.Peek("", 1<<30)
+}

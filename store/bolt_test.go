@@ -1,0 +1,133 @@
+package store
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+const (
+	idA = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
+	idB = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
+)
+
+func openTemp(t *testing.T) (*Bolt, string) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	return s, dir
+}
+
+func TestSecretIsCreatedOnceAndPrivate(t *testing.T) {
+	s, dir := openTemp(t)
+	secret := s.Secret()
+	require.Len(t, secret, 32)
+	require.NoError(t, s.Close())
+
+	info, err := os.Stat(filepath.Join(dir, FileName))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
+	again, err := OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	defer again.Close()
+	assert.Equal(t, secret, again.Secret(), "the same secret after a restart")
+}
+
+func TestSecondOpenFailsFast(t *testing.T) {
+	s, dir := openTemp(t)
+	defer s.Close()
+	start := time.Now()
+	_, err := OpenBolt(dir, 100*time.Millisecond)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "another process holds it")
+	assert.Less(t, time.Since(start), 5*time.Second)
+}
+
+func TestSessionsSurviveReopen(t *testing.T) {
+	s, dir := openTemp(t)
+	h := sessiontracker.NewHasher(s.Secret())
+	k1, k2 := h.Key("one"), h.Key("two")
+	t0 := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	_, err := s.Commit(Batch{Sessions: []sessiontracker.Snapshot{
+		{Key: k1, Started: t0, LastSeen: t0, User: "alice", Entries: []sessiontracker.Entry{{ID: idA, User: "alice"}}},
+		{Key: k2, Started: t0, LastSeen: t0},
+	}})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Deleted: []sessiontracker.Key{k2}})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	var got []sessiontracker.Snapshot
+	require.NoError(t, s.Sessions(func(snap sessiontracker.Snapshot) error {
+		got = append(got, snap)
+		return nil
+	}))
+	require.Len(t, got, 1)
+	assert.Equal(t, k1, got[0].Key)
+	assert.True(t, t0.Equal(got[0].Started))
+	assert.Equal(t, "alice", got[0].User)
+	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "alice"}}, got[0].Entries)
+}
+
+func TestPendingQueue(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	added, err := s.Commit(Batch{Pending: map[string][]string{"alice": {idA, idB}, "bob": {idA}, "": {idB}}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"alice": 2, "bob": 1, "": 1}, added)
+
+	added, err = s.Commit(Batch{Pending: map[string][]string{"alice": {idA}}})
+	require.NoError(t, err)
+	assert.Empty(t, added, "an ID already pending is not queued twice")
+
+	counts, err := s.PendingCounts()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"alice": 2, "bob": 1, "": 1}, counts)
+
+	batch, err := s.Peek("alice", 1)
+	require.NoError(t, err)
+	assert.Equal(t, []string{idA}, batch)
+	require.NoError(t, s.Remove("alice", batch))
+	batch, err = s.Peek("alice", 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{idB}, batch)
+
+	orphans, err := s.Orphans()
+	require.NoError(t, err)
+	assert.Equal(t, []string{idB}, orphans)
+}
+
+func TestParkAndRelease(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	_, err := s.Commit(Batch{Pending: map[string][]string{"alice": {idA, idB}}})
+	require.NoError(t, err)
+	require.NoError(t, s.Park("alice", idA, "404 Not Found"))
+
+	batch, err := s.Peek("alice", 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{idB}, batch, "a parked ID is not sent")
+	parked, err := s.Parked()
+	require.NoError(t, err)
+	require.Len(t, parked, 1)
+	assert.Equal(t, "alice", parked[0].User)
+	assert.Equal(t, idA, parked[0].ID)
+	assert.Equal(t, "404 Not Found", parked[0].Reason)
+
+	require.NoError(t, s.Release("alice", idA))
+	batch, err = s.Peek("alice", 10)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{idA, idB}, batch)
+	assert.Error(t, s.Release("alice", idA), "nothing parked any more")
+}

@@ -1,0 +1,75 @@
+// Package store keeps what must survive a restart of Caddy: the live
+// browser sessions with the entry IDs they collected, the clears not yet
+// acknowledged by INUBIT, entries parked after INUBIT refused them, and
+// the secret that turns session-cookie values into keys.
+//
+// Bolt is the one implementation today; the Store interface is what the
+// handler uses, so a networked backend can be added beside it.
+package store
+
+import (
+	"time"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+// Store is the durable state of one handler storage. Implementations are
+// safe for concurrent use.
+type Store interface {
+	// Secret returns the key for hashing session-cookie values, created
+	// on first use and stable afterwards.
+	Secret() []byte
+
+	// Commit applies a group of writes atomically and durably: session
+	// upserts and deletions, and entry IDs queued for clearing. It
+	// returns how many IDs per user were newly queued (not already
+	// pending).
+	Commit(b Batch) (map[string]int, error)
+
+	// Sessions calls fn for every stored live session.
+	Sessions(fn func(sessiontracker.Snapshot) error) error
+
+	// PendingCounts returns the number of queued IDs per user.
+	PendingCounts() (map[string]int, error)
+	// Peek returns up to n queued IDs of user, in key order.
+	Peek(user string, n int) ([]string, error)
+	// Remove drops acknowledged IDs of user.
+	Remove(user string, ids []string) error
+
+	// Park moves one queued ID of user aside, with the reason INUBIT
+	// refused it; parked IDs are kept but not retried.
+	Park(user, id string, reason string) error
+	// Parked lists parked IDs.
+	Parked() ([]ParkedEntry, error)
+	// Release queues a parked ID again.
+	Release(user, id string) error
+
+	// Orphans returns IDs that were queued without a user.
+	Orphans() ([]string, error)
+
+	// Close releases the store.
+	Close() error
+}
+
+// Batch is one group of writes.
+type Batch struct {
+	// Sessions to insert or replace.
+	Sessions []sessiontracker.Snapshot
+	// Deleted sessions, removed before Sessions are written.
+	Deleted []sessiontracker.Key
+	// Pending IDs to queue per user; the empty user holds orphans.
+	Pending map[string][]string
+}
+
+// Empty reports whether the batch writes nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Sessions) == 0 && len(b.Deleted) == 0 && len(b.Pending) == 0
+}
+
+// ParkedEntry is one ID INUBIT kept refusing.
+type ParkedEntry struct {
+	User   string    `json:"user"`
+	ID     string    `json:"id"`
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+}
