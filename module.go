@@ -121,10 +121,13 @@ type Handler struct {
 	// the two, between 100ms and 1m.
 	SweepInterval caddy.Duration `json:"sweep_interval,omitempty"`
 
-	// Storage names the directory that identifies this handler's state:
-	// handlers with the same Storage share live sessions and the clear
-	// queue, which survive config reloads. Give each INUBIT server its
-	// own. Default: inubit_sessions under Caddy's data directory.
+	// Storage is the directory of this handler's durable state: the
+	// bolt file inubit_sessions.db (mode 0600) holding live sessions'
+	// entries, clears not yet acknowledged by INUBIT, and the key that
+	// hashes session cookies. Handlers with the same Storage share that
+	// state, and it survives config reloads and restarts. Give each
+	// INUBIT server its own; two Caddy processes cannot share one.
+	// Default: inubit_sessions under Caddy's data directory.
 	Storage string `json:"storage,omitempty"`
 
 	logger     *zap.Logger
@@ -200,17 +203,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	// shared state
 	h.stateKey = "inubit_sessions:" + h.Storage
+	ts := h.trackerSettings()
 	val, _, err := states.LoadOrNew(h.stateKey, func() (caddy.Destructor, error) {
-		return newState(cfg, h.logger)
+		return newState(h.Storage, cfg, ts, h.logger)
 	})
 	if err != nil {
 		return fmt.Errorf("starting session state for storage %q: %w", h.Storage, err)
 	}
 	h.state = val.(*state)
-	if err := h.state.configure(cfg, h.trackerSettings(), h.logger); err != nil {
-		return err
-	}
-	return nil
+	return h.state.configure(cfg, ts, h.logger)
 }
 
 // cleanerConfig expands placeholders and checks the delivery settings.

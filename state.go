@@ -2,7 +2,6 @@ package inubitsessions
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -15,21 +14,30 @@ import (
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+	"github.com/inubit-caddy/caddy-inubit-sessions/store"
 )
 
 // states holds one state per storage. A config reload provisions the new
 // handlers before cleaning up the old ones, so the state, and with it
-// every live session and queued clear, carries over to the new config.
+// the open store, every live session and queued clear, carries over to
+// the new config.
 var states = caddy.NewUsagePool()
 
-// state is what handlers sharing a storage share: the live sessions, the
-// clear queue and the workers that sweep and deliver. Its workers run
-// from its creation until the last handler using it is cleaned up; they
-// do not follow any one config's context, which a reload cancels.
+// storeLockTimeout bounds the wait for a store file another process
+// holds, such as a running Caddy while `caddy validate` provisions.
+const storeLockTimeout = time.Second
+
+// state is what handlers sharing a storage share: the store, the live
+// sessions, the clear queue and the workers that sweep, persist and
+// deliver. Its workers run from its creation until the last handler
+// using it is cleaned up; they do not follow any one config's context,
+// which a reload cancels.
 type state struct {
+	store   store.Store
 	hasher  *sessiontracker.Hasher
 	tracker *sessiontracker.Tracker
 	cleaner *cleaner.Cleaner
+	ended   chan *sessiontracker.Ended // to the persist worker
 
 	settings atomic.Pointer[trackerSettings]
 	logger   atomic.Pointer[zap.Logger]
@@ -50,28 +58,45 @@ type trackerSettings struct {
 	fallbackUser  string
 }
 
-func newState(cfg cleaner.Config, logger *zap.Logger) (*state, error) {
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, fmt.Errorf("creating session hash key: %w", err)
-	}
-	cl, err := cleaner.New(cfg, logger.Named("cleaner"))
+func newState(dir string, cfg cleaner.Config, ts trackerSettings, logger *zap.Logger) (*state, error) {
+	db, err := store.OpenBolt(dir, storeLockTimeout)
 	if err != nil {
 		return nil, err
 	}
 	st := &state{
-		hasher:  sessiontracker.NewHasher(secret),
-		tracker: sessiontracker.New(sessiontracker.Config{}),
-		cleaner: cl,
+		store:   db,
+		hasher:  sessiontracker.NewHasher(db.Secret()),
+		tracker: sessiontracker.New(ts.limits),
+		ended:   make(chan *sessiontracker.Ended, 1024),
 	}
 	st.logger.Store(logger)
-	st.settings.Store(&trackerSettings{sweepInterval: time.Minute})
+	st.settings.Store(&ts)
+
+	// live sessions of the previous run
+	restored := 0
+	err = db.Sessions(func(snap sessiontracker.Snapshot) error {
+		st.tracker.Restore(snap)
+		restored++
+		return nil
+	})
+	if err == nil {
+		st.cleaner, err = cleaner.New(cfg, storeQueue{db}, logger.Named("cleaner"))
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("loading stored state: %w", err)
+	}
+	if pending := st.cleaner.Pending(); restored > 0 || len(pending) > 0 {
+		logger.Info("resumed stored state", zap.String("storage", dir),
+			zap.Int("sessions", restored), zap.Int("users_with_pending_clears", len(pending)))
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	st.cancel = cancel
-	st.done.Add(2)
+	st.done.Add(3)
 	go st.runWorker(ctx, "delivery", st.cleaner.Run)
 	go st.runWorker(ctx, "sweep", st.sweep)
+	go st.runWorker(ctx, "persist", st.persist)
 	return st, nil
 }
 
@@ -86,19 +111,21 @@ func (st *state) configure(cfg cleaner.Config, ts trackerSettings, logger *zap.L
 	return nil
 }
 
-// Destruct stops the workers; the usage pool calls it when the last
-// handler using this state is cleaned up.
+// Destruct stops the workers, writes what is still in memory, and closes
+// the store; the usage pool calls it when the last handler using this
+// state is cleaned up.
 func (st *state) Destruct() error {
 	st.cancel()
 	st.done.Wait()
-	return nil
+	return st.store.Close()
 }
 
 // runWorker runs one worker loop, restarting it after a panic so that a
-// bug in one delivery cannot stop all later ones.
+// bug in one pass cannot stop all later ones. The loop runs at least
+// once, even if ctx ended first, so that it can finish its work.
 func (st *state) runWorker(ctx context.Context, name string, loop func(context.Context)) {
 	defer st.done.Done()
-	for ctx.Err() == nil {
+	for {
 		func() {
 			defer func() {
 				if v := recover(); v != nil {
@@ -113,6 +140,9 @@ func (st *state) runWorker(ctx context.Context, name string, loop func(context.C
 			}()
 			loop(ctx)
 		}()
+		if ctx.Err() != nil {
+			return
+		}
 	}
 }
 
@@ -133,9 +163,8 @@ func (st *state) sweep(ctx context.Context) {
 	}
 }
 
-// dispatch queues an ended session's entries for clearing, each for the
-// user known when it was collected, else the session's latest user, else
-// the fallback user.
+// dispatch hands an ended session to the persist worker, which queues
+// its entries durably and then wakes delivery. It never waits on disk.
 func (st *state) dispatch(e *sessiontracker.Ended) {
 	logger := st.logger.Load()
 	if ce := logger.Check(zap.DebugLevel, "browser session ended"); ce != nil {
@@ -143,11 +172,13 @@ func (st *state) dispatch(e *sessiontracker.Ended) {
 			zap.Int("entries", len(e.Entries)), zap.String("user", e.User),
 			zap.Duration("age", e.LastSeen.Sub(e.Started)))
 	}
-	if len(e.Entries) == 0 {
-		return
-	}
-	fallback := st.settings.Load().fallbackUser
-	byUser := make(map[string][]string, 1)
+	st.ended <- e
+}
+
+// byUser groups an ended session's entries by the user to clear them
+// for: the user known when collected, else the session's latest user,
+// else the fallback user ("" when there is none).
+func byUser(e *sessiontracker.Ended, fallback string, into map[string][]string) {
 	for _, entry := range e.Entries {
 		user := entry.User
 		if user == "" {
@@ -156,9 +187,6 @@ func (st *state) dispatch(e *sessiontracker.Ended) {
 		if user == "" {
 			user = fallback
 		}
-		byUser[user] = append(byUser[user], entry.ID)
-	}
-	for user, ids := range byUser {
-		st.cleaner.Enqueue(user, ids)
+		into[user] = append(into[user], entry.ID)
 	}
 }

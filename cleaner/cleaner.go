@@ -2,6 +2,7 @@ package cleaner
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -11,34 +12,49 @@ import (
 	"go.uber.org/zap"
 )
 
-// Cleaner queues entry IDs per user and delivers them to INUBIT. Create
-// one with New, start delivery with Run; all methods are safe for
-// concurrent use.
+// Cleaner delivers the entry IDs of a Queue to INUBIT, one call per user
+// and batch. Create one with New, start delivery with Run; all methods
+// are safe for concurrent use.
 type Cleaner struct {
 	logger *zap.Logger
 	now    func() time.Time
 	wake   chan struct{}
+	queue  Queue
 
 	mu       sync.Mutex
 	cfg      Config
 	endpoint *url.URL
 	client   *http.Client
-	users    map[string]*userQueue
-	orphans  []string // IDs whose session never showed a user
+	users    map[string]*userState
 	inFlight int
 }
 
-// New returns a Cleaner for cfg. It sends nothing until Run is called.
-func New(cfg Config, logger *zap.Logger) (*Cleaner, error) {
+// userState is the delivery state of one user with queued IDs.
+type userState struct {
+	pending  int       // IDs queued
+	busy     bool      // a call for this user is in flight
+	attempts int       // failed calls since the last success
+	due      time.Time // earliest time of the next call
+}
+
+// New returns a Cleaner for cfg that delivers what queue holds, including
+// what it held before. It sends nothing until Run is called.
+func New(cfg Config, queue Queue, logger *zap.Logger) (*Cleaner, error) {
 	c := &Cleaner{
 		logger: logger,
 		now:    time.Now,
 		wake:   make(chan struct{}, 1),
-		users:  make(map[string]*userQueue),
+		queue:  queue,
+		users:  make(map[string]*userState),
 	}
 	if err := c.Configure(cfg); err != nil {
 		return nil, err
 	}
+	counts, err := queue.PendingCounts()
+	if err != nil {
+		return nil, fmt.Errorf("reading queued clears: %w", err)
+	}
+	c.Queued(counts)
 	return c, nil
 }
 
@@ -60,38 +76,50 @@ func (c *Cleaner) Configure(cfg Config) error {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	now := c.now()
-	for _, q := range c.users {
-		q.due = now
+	for _, u := range c.users {
+		u.due = now
 	}
 	c.mu.Unlock()
 	c.signal()
 	return nil
 }
 
-// Enqueue queues ids to be cleared for user. IDs with an empty user
-// cannot be sent (INUBIT requires the user); they are kept aside, counted
-// and logged, never silently dropped.
-func (c *Cleaner) Enqueue(user string, ids []string) {
+// Enqueue queues ids to be cleared for user and wakes delivery once the
+// queue holds them.
+func (c *Cleaner) Enqueue(user string, ids []string) error {
 	if len(ids) == 0 {
-		return
+		return nil
 	}
+	added, err := c.queue.Add(map[string][]string{user: ids})
+	if err != nil {
+		return err
+	}
+	c.Queued(added)
+	return nil
+}
+
+// Queued tells the Cleaner that the queue gained IDs, per user; callers
+// that write the queue themselves (together with other state) call it
+// after their write. IDs for the empty user cannot be sent, since INUBIT
+// requires a user: they stay in the queue, are counted, and logged.
+func (c *Cleaner) Queued(added map[string]int) {
 	c.mu.Lock()
-	if user == "" {
-		c.orphans = append(c.orphans, ids...)
-		total := len(c.orphans)
-		c.mu.Unlock()
-		c.logger.Warn("entries kept but not cleared: their session showed no user; configure user or fallback_user",
-			zap.Int("count", len(ids)), zap.Int("kept_total", total))
-		return
+	for user, n := range added {
+		if user == "" || n == 0 {
+			continue
+		}
+		u := c.users[user]
+		if u == nil {
+			u = &userState{due: c.now()}
+			c.users[user] = u
+		}
+		u.pending += n
 	}
-	q := c.users[user]
-	if q == nil {
-		q = newUserQueue()
-		q.due = c.now()
-		c.users[user] = q
-	}
-	q.add(ids)
 	c.mu.Unlock()
+	if n := added[""]; n > 0 {
+		c.logger.Warn("entries kept but not cleared: their session showed no user; configure user or fallback_user",
+			zap.Int("count", n))
+	}
 	c.signal()
 }
 
@@ -100,17 +128,10 @@ func (c *Cleaner) Pending() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[string]int, len(c.users))
-	for user, q := range c.users {
-		out[user] = len(q.ids)
+	for user, u := range c.users {
+		out[user] = u.pending
 	}
 	return out
-}
-
-// Orphans returns the IDs kept because no user was known for them.
-func (c *Cleaner) Orphans() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.orphans...)
 }
 
 func (c *Cleaner) signal() {
@@ -150,62 +171,78 @@ func (c *Cleaner) startDue(ctx context.Context, wg *sync.WaitGroup) time.Duratio
 	defer c.mu.Unlock()
 	now := c.now()
 	wait := idleWait
-	for user, q := range c.users {
-		if q.busy {
+	for user, u := range c.users {
+		if u.busy {
 			continue
 		}
-		if len(q.ids) == 0 {
+		if u.pending <= 0 {
 			delete(c.users, user)
 			continue
 		}
-		if d := q.due.Sub(now); d > 0 {
+		if d := u.due.Sub(now); d > 0 {
 			wait = min(wait, d)
 			continue
 		}
 		if c.inFlight >= c.cfg.Concurrency {
 			break
 		}
-		q.busy = true
+		u.busy = true
 		c.inFlight++
-		batch := q.batch(c.cfg.BatchSize)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.deliver(ctx, user, batch)
+			c.deliver(ctx, user)
 		}()
 	}
 	return max(wait, time.Millisecond)
 }
 
-// deliver sends one batch and records the outcome.
-func (c *Cleaner) deliver(ctx context.Context, user string, ids []string) {
+// deliver sends one batch of user's queued IDs and records the outcome.
+func (c *Cleaner) deliver(ctx context.Context, user string) {
 	c.mu.Lock()
 	cfg, endpoint, client := c.cfg, c.endpoint, c.client
 	c.mu.Unlock()
 
-	start := c.now()
-	status, hint, err := c.post(ctx, cfg, endpoint, client, user, ids)
-	latency := c.now().Sub(start)
+	ids, err := c.queue.Peek(user, cfg.BatchSize)
+	status, hint, latency := 0, "", time.Duration(0)
+	if err == nil && len(ids) > 0 {
+		start := c.now()
+		status, hint, err = c.post(ctx, cfg, endpoint, client, user, ids)
+		latency = c.now().Sub(start)
+	}
+	ok := err == nil && (status == http.StatusOK || len(ids) == 0)
+	if ok && len(ids) > 0 {
+		if rerr := c.queue.Remove(user, ids); rerr != nil {
+			// INUBIT has them; a repeat is harmless, a loss is not.
+			c.logger.Error("cannot remove cleared entries from the queue; they will be sent again",
+				zap.String("user", user), zap.Int("count", len(ids)), zap.Error(rerr))
+		}
+	}
 
 	c.mu.Lock()
-	q := c.users[user]
-	q.busy = false
+	u := c.users[user]
+	u.busy = false
 	c.inFlight--
-	ok := err == nil && status == http.StatusOK
 	var attempts int
 	var next time.Duration
-	if ok {
-		q.remove(ids)
-		q.attempts = 0
-		q.due = c.now()
-	} else {
-		q.attempts++
-		attempts = q.attempts
-		next = backoff(q.attempts, cfg.RetryMin, cfg.RetryMax)
-		q.due = c.now().Add(next)
+	switch {
+	case ok && len(ids) == 0:
+		u.pending = 0 // the count was stale; nothing is queued
+	case ok:
+		u.pending -= len(ids)
+		u.attempts = 0
+		u.due = c.now()
+	default:
+		u.attempts++
+		attempts = u.attempts
+		next = backoff(u.attempts, cfg.RetryMin, cfg.RetryMax)
+		u.due = c.now().Add(next)
 	}
 	c.mu.Unlock()
 	c.signal()
+	if ok && len(ids) == 0 {
+		return
+	}
 
 	switch {
 	case ok:

@@ -85,7 +85,7 @@ func (c *Cleaner) attempts(user string) int {
 
 func startCleaner(t *testing.T, cfg Config) *Cleaner {
 	t.Helper()
-	c, err := New(cfg, zap.NewNop())
+	c, err := New(cfg, NewMemoryQueue(), zap.NewNop())
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -115,7 +115,7 @@ func TestClearCallWireFormat(t *testing.T) {
 				Endpoint: srv.URL + "/ibis/rest/webapp/session/instances?userType=processEngineUser",
 				Username: "svc-cleaner", Password: "s3cret", Separator: tc.separator,
 			})
-			c.Enqueue("anna müller&x=1#", []string{id1, id2, id1})
+			require.NoError(t, c.Enqueue("anna müller&x=1#", []string{id1, id2, id1}))
 			calls := stub.wait(t, 1)
 			require.Len(t, calls, 1)
 			call := calls[0]
@@ -134,8 +134,8 @@ func TestClearCallWireFormat(t *testing.T) {
 func TestOneCallPerUserAndBatches(t *testing.T) {
 	stub, srv := newStub(t)
 	c := startCleaner(t, Config{Endpoint: srv.URL, Username: "u", BatchSize: 2})
-	c.Enqueue("alice", []string{id1, id2, id3})
-	c.Enqueue("bob", []string{id1})
+	require.NoError(t, c.Enqueue("alice", []string{id1, id2, id3}))
+	require.NoError(t, c.Enqueue("bob", []string{id1}))
 	calls := stub.wait(t, 3)
 	byUser := map[string][]string{}
 	for _, call := range calls {
@@ -154,7 +154,7 @@ func TestFailuresAreRetriedUntil200(t *testing.T) {
 		Endpoint: srv.URL, Username: "u",
 		RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond,
 	})
-	c.Enqueue("alice", []string{id1})
+	require.NoError(t, c.Enqueue("alice", []string{id1}))
 	calls := stub.wait(t, 5)
 	for _, call := range calls {
 		assert.Equal(t, id1, call.body)
@@ -167,7 +167,7 @@ func TestUnreachableEndpointKeepsIDs(t *testing.T) {
 	endpoint := srv.URL
 	srv.Close() // nothing listens there any more
 	c := startCleaner(t, Config{Endpoint: endpoint, Username: "u", RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
-	c.Enqueue("alice", []string{id1, id2})
+	require.NoError(t, c.Enqueue("alice", []string{id1, id2}))
 	require.Eventually(t, func() bool { return c.attempts("alice") >= 3 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, map[string]int{"alice": 2}, c.Pending())
 }
@@ -178,7 +178,7 @@ func TestConfigureRedirectsQueuedIDs(t *testing.T) {
 	down.Close()
 	stub, srv := newStub(t)
 	c := startCleaner(t, Config{Endpoint: deadEndpoint, Username: "u", RetryMin: time.Hour, RetryMax: time.Hour})
-	c.Enqueue("alice", []string{id1})
+	require.NoError(t, c.Enqueue("alice", []string{id1}))
 	require.Eventually(t, func() bool { return c.attempts("alice") > 0 }, 5*time.Second, time.Millisecond,
 		"first attempt fails")
 	require.NoError(t, c.Configure(Config{Endpoint: srv.URL, Username: "u"}))
@@ -189,8 +189,10 @@ func TestConfigureRedirectsQueuedIDs(t *testing.T) {
 func TestEntriesWithoutUserAreKept(t *testing.T) {
 	stub, srv := newStub(t)
 	c := startCleaner(t, Config{Endpoint: srv.URL, Username: "u"})
-	c.Enqueue("", []string{id1})
-	assert.Equal(t, []string{id1}, c.Orphans())
+	require.NoError(t, c.Enqueue("", []string{id1}))
+	kept, err := c.queue.Peek("", 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{id1}, kept, "kept in the queue")
 	assert.Empty(t, c.Pending())
 	select {
 	case <-stub.got:
@@ -217,6 +219,21 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+func TestQueuedBeforeStartIsDelivered(t *testing.T) {
+	stub, srv := newStub(t)
+	q := NewMemoryQueue()
+	_, err := q.Add(map[string][]string{"alice": {id1, id2}})
+	require.NoError(t, err)
+	c, err := New(Config{Endpoint: srv.URL, Username: "u"}, q, zap.NewNop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	calls := stub.wait(t, 1)
+	assert.Equal(t, id1+"\n"+id2, calls[0].body)
+	assert.Eventually(t, func() bool { n, _ := q.PendingCounts(); return len(n) == 0 }, 5*time.Second, 10*time.Millisecond)
 }
 
 func TestBackoffGrowsAndIsCapped(t *testing.T) {

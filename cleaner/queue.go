@@ -1,54 +1,111 @@
 package cleaner
 
-import "time"
+import (
+	"sync"
+)
 
-// userQueue holds the IDs waiting to be cleared for one user, in the
-// order they were queued, each once.
-type userQueue struct {
-	ids      []string
-	set      map[string]struct{}
-	busy     bool      // a call for this user is in flight
-	attempts int       // failed calls since the last success
-	due      time.Time // earliest time of the next call
+// Queue holds the IDs waiting to be cleared, per user, durably if the
+// implementation is. The Cleaner keeps only counts and retry state in
+// memory and reads each batch from the Queue, so a long INUBIT outage
+// grows the Queue, not the Cleaner.
+type Queue interface {
+	// Add queues IDs per user, ignoring those already queued, and
+	// returns how many per user were new. The empty user holds IDs that
+	// cannot be sent for want of a user.
+	Add(pending map[string][]string) (map[string]int, error)
+	// PendingCounts returns the number of queued IDs per user.
+	PendingCounts() (map[string]int, error)
+	// Peek returns up to n queued IDs of user.
+	Peek(user string, n int) ([]string, error)
+	// Remove drops acknowledged IDs.
+	Remove(user string, ids []string) error
 }
 
-func newUserQueue() *userQueue {
-	return &userQueue{set: make(map[string]struct{})}
+// MemoryQueue is a Queue in memory, for tests and for running without a
+// store.
+type MemoryQueue struct {
+	mu    sync.Mutex
+	users map[string]*memoryUserQueue
 }
 
-// add queues the IDs not already waiting and returns how many were new.
-func (q *userQueue) add(ids []string) int {
-	n := 0
-	for _, id := range ids {
-		if _, ok := q.set[id]; ok {
-			continue
+type memoryUserQueue struct {
+	ids []string
+	set map[string]struct{}
+}
+
+// NewMemoryQueue returns an empty MemoryQueue.
+func NewMemoryQueue() *MemoryQueue {
+	return &MemoryQueue{users: make(map[string]*memoryUserQueue)}
+}
+
+// Add implements Queue.
+func (m *MemoryQueue) Add(pending map[string][]string) (map[string]int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	added := make(map[string]int)
+	for user, ids := range pending {
+		q := m.users[user]
+		if q == nil {
+			q = &memoryUserQueue{set: make(map[string]struct{})}
+			m.users[user] = q
 		}
-		q.set[id] = struct{}{}
-		q.ids = append(q.ids, id)
-		n++
+		for _, id := range ids {
+			if _, ok := q.set[id]; ok {
+				continue
+			}
+			q.set[id] = struct{}{}
+			q.ids = append(q.ids, id)
+			added[user]++
+		}
 	}
-	return n
+	return added, nil
 }
 
-// batch returns a copy of up to size IDs from the front.
-func (q *userQueue) batch(size int) []string {
-	n := min(size, len(q.ids))
-	return append([]string(nil), q.ids[:n]...)
+// PendingCounts implements Queue.
+func (m *MemoryQueue) PendingCounts() (map[string]int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]int, len(m.users))
+	for user, q := range m.users {
+		if len(q.ids) > 0 {
+			out[user] = len(q.ids)
+		}
+	}
+	return out, nil
 }
 
-// remove drops the acknowledged IDs.
-func (q *userQueue) remove(done []string) {
-	gone := make(map[string]struct{}, len(done))
-	for _, id := range done {
-		gone[id] = struct{}{}
+// Peek implements Queue.
+func (m *MemoryQueue) Peek(user string, n int) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := m.users[user]
+	if q == nil {
+		return nil, nil
+	}
+	return append([]string(nil), q.ids[:min(n, len(q.ids))]...), nil
+}
+
+// Remove implements Queue.
+func (m *MemoryQueue) Remove(user string, ids []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := m.users[user]
+	if q == nil {
+		return nil
+	}
+	for _, id := range ids {
 		delete(q.set, id)
 	}
 	kept := q.ids[:0]
 	for _, id := range q.ids {
-		if _, ok := gone[id]; !ok {
+		if _, ok := q.set[id]; ok {
 			kept = append(kept, id)
 		}
 	}
 	clear(q.ids[len(kept):])
 	q.ids = kept
+	if len(q.ids) == 0 {
+		delete(m.users, user)
+	}
+	return nil
 }

@@ -1,0 +1,92 @@
+package inubitsessions
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+	"github.com/inubit-caddy/caddy-inubit-sessions/store"
+)
+
+// FlushInterval is the longest a collected entry ID or a new session
+// stays only in memory before it is written to the store. Ended
+// sessions are written at once, and their entries reach the clear queue
+// only after that write is synced.
+const FlushInterval = 100 * time.Millisecond
+
+// persist writes session changes and ended sessions to the store, in
+// groups, until ctx is done; then it writes what is left.
+func (st *state) persist(ctx context.Context) {
+	ticker := time.NewTicker(FlushInterval)
+	defer ticker.Stop()
+	var carry store.Batch // a batch whose write failed, retried with the next
+	for {
+		var ended []*sessiontracker.Ended
+		select {
+		case <-ctx.Done():
+			st.flush(&carry, st.drainEnded(nil))
+			return
+		case e := <-st.ended:
+			ended = st.drainEnded([]*sessiontracker.Ended{e})
+		case <-ticker.C:
+		}
+		st.flush(&carry, ended)
+	}
+}
+
+// drainEnded appends the ended sessions waiting in the channel.
+func (st *state) drainEnded(ended []*sessiontracker.Ended) []*sessiontracker.Ended {
+	for {
+		select {
+		case e := <-st.ended:
+			ended = append(ended, e)
+		default:
+			return ended
+		}
+	}
+}
+
+// flush writes one group: what carried over from a failed write, the
+// tracker's changes, and the ended sessions with their entries queued
+// for clearing. Only after the write succeeds is delivery woken.
+func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
+	changed, deleted := st.tracker.TakeChanges()
+	b := *carry
+	b.Sessions = append(b.Sessions, changed...)
+	b.Deleted = append(b.Deleted, deleted...)
+	if len(ended) > 0 && b.Pending == nil {
+		b.Pending = make(map[string][]string)
+	}
+	fallback := st.settings.Load().fallbackUser
+	for _, e := range ended {
+		b.Deleted = append(b.Deleted, e.Key)
+		byUser(e, fallback, b.Pending)
+	}
+	if b.Empty() {
+		return
+	}
+	added, err := st.store.Commit(b)
+	if err != nil {
+		// Kept in memory and retried with the next group; nothing is
+		// dropped, but a crash now would lose this group.
+		*carry = b
+		st.logger.Load().Error("cannot write session state; will retry",
+			zap.Int("sessions", len(b.Sessions)), zap.Int("ended", len(ended)), zap.Error(err))
+		return
+	}
+	*carry = store.Batch{}
+	st.cleaner.Queued(added)
+}
+
+// storeQueue lets the cleaner read and acknowledge the store's pending
+// clears.
+type storeQueue struct{ s store.Store }
+
+func (q storeQueue) Add(pending map[string][]string) (map[string]int, error) {
+	return q.s.Commit(store.Batch{Pending: pending})
+}
+func (q storeQueue) PendingCounts() (map[string]int, error)    { return q.s.PendingCounts() }
+func (q storeQueue) Peek(user string, n int) ([]string, error) { return q.s.Peek(user, n) }
+func (q storeQueue) Remove(user string, ids []string) error    { return q.s.Remove(user, ids) }

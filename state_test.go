@@ -1,0 +1,93 @@
+package inubitsessions
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
+	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+func testSettings() trackerSettings {
+	return trackerSettings{limits: sessiontracker.Config{IdleTimeout: time.Hour}, sweepInterval: time.Hour}
+}
+
+func startState(t *testing.T, dir, endpoint string) *state {
+	t.Helper()
+	st, err := newState(dir, cleaner.Config{
+		Endpoint: endpoint, Username: "svc", Password: "pw",
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+	}, testSettings(), zap.NewNop())
+	require.NoError(t, err)
+	return st
+}
+
+func waitCleared(t *testing.T, inubit *fakeinubit.Server, user string, ids ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, inubit.WaitFor(ctx, func() bool {
+		got := inubit.Cleared()[user]
+		for _, id := range ids {
+			if !slices.Contains(got, id) {
+				return false
+			}
+		}
+		return true
+	}))
+}
+
+// A live session's entries survive a stop and start of the state (as a
+// Caddy restart does) and are cleared when the session ends afterwards.
+func TestLiveSessionSurvivesRestart(t *testing.T) {
+	inubit := fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"})
+	srv := httptest.NewServer(inubit)
+	defer srv.Close()
+	dir := t.TempDir()
+
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	key := st.hasher.Key("BROWSER-COOKIE")
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, User: "alice", IDs: []string{testID}})
+	require.NoError(t, st.Destruct()) // writes what is in memory
+
+	st = startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	defer st.Destruct()
+	assert.Equal(t, key, st.hasher.Key("BROWSER-COOKIE"), "the same cookie maps to the same session")
+	ended := st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	st.dispatch(ended)
+	waitCleared(t, inubit, "alice", testID)
+}
+
+// Clears queued while INUBIT is down survive a restart and are delivered
+// by the next run.
+func TestPendingClearsSurviveRestart(t *testing.T) {
+	inubit := fakeinubit.New(fakeinubit.Profile8, map[string]string{"svc": "pw"})
+	srv := httptest.NewServer(inubit)
+	defer srv.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close()
+	dir := t.TempDir()
+
+	st := startState(t, dir, downURL+fakeinubit.ClearPath)
+	key := st.hasher.Key("C1")
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, User: "bob", IDs: []string{testID}})
+	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, Logout: true}))
+	require.Eventually(t, func() bool { return st.cleaner.Pending()["bob"] == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.NoError(t, st.Destruct())
+
+	st = startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	defer st.Destruct()
+	waitCleared(t, inubit, "bob", testID)
+	assert.Equal(t, 0, st.tracker.Len(), "the ended session is not restored")
+}
