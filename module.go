@@ -200,6 +200,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Password == "" {
+		h.logger.Warn("basic_auth: the password is empty; INUBIT will answer every clear call with 401 " +
+			"(is the environment variable or file of its placeholder set?)")
+	}
 
 	// shared state
 	h.stateKey = "inubit_sessions:" + h.Storage

@@ -57,8 +57,11 @@ func (rw *responseWatcher) WriteHeader(status int) {
 	rw.wroteHeader = true
 	header := rw.Header()
 	rw.cookie = sessionCookieChange(header["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
-	if scannable(header, status) {
+	switch scannable(header, status) {
+	case scanBody:
 		rw.scanner = scannerPool.Get().(*sessiontracker.Scanner)
+	case skipCompressed:
+		rw.h.state.noteCompressed(rw.h.logger)
 	}
 	rw.ResponseWriterWrapper.WriteHeader(status)
 }
@@ -112,21 +115,39 @@ func (rw *responseWatcher) finish(ids []string) []string {
 // writerOnly hides ReadFrom so io.Copy uses Write.
 type writerOnly struct{ io.Writer }
 
-// scannable reports whether a response body may carry entry IDs worth
+// scanDecision says what to do with a response body.
+type scanDecision int
+
+const (
+	skipBody       scanDecision = iota // no entry IDs expected
+	scanBody                           // a text type INUBIT renders IDs into
+	skipCompressed                     // a text type, but compressed
+)
+
+// scannable decides whether a response body may carry entry IDs worth
 // scanning: a text type INUBIT renders IDs into, not encoded.
-func scannable(header http.Header, status int) bool {
+func scannable(header http.Header, status int) scanDecision {
 	if status == http.StatusNoContent || status == http.StatusNotModified ||
 		status == http.StatusSwitchingProtocols {
-		return false
+		return skipBody
 	}
-	// TODO: compressed bodies are passed through unscanned until a
-	// decompressing copy is in place (issue 4).
+	if !textType(header.Get("Content-Type")) {
+		return skipBody
+	}
+	// TODO: compressed bodies pass unscanned until a decompressing
+	// copy is in place (issue 4); operators strip Accept-Encoding.
 	if ce := header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return false
+		return skipCompressed
 	}
-	ct := header.Get("Content-Type")
+	return scanBody
+}
+
+// textType reports whether a Content-Type is one entry IDs are rendered
+// into. An absent type counts: the server will sniff it, and it may well
+// be HTML.
+func textType(ct string) bool {
 	if ct == "" {
-		return true // the server will sniff it; it may well be HTML
+		return true
 	}
 	mediaType, _, err := mime.ParseMediaType(ct)
 	if err != nil {

@@ -152,23 +152,24 @@ func TestScannable(t *testing.T) {
 	tests := map[string]struct {
 		contentType, encoding string
 		status                int
-		want                  bool
+		want                  scanDecision
 	}{
-		"html":            {"text/html; charset=utf-8", "", 200, true},
-		"xml":             {"application/xml", "", 200, true},
-		"xhtml":           {"application/xhtml+xml", "", 200, true},
-		"json":            {"application/json", "", 200, true},
-		"problem json":    {"application/problem+json", "", 200, true},
-		"javascript":      {"application/javascript", "", 200, true},
-		"text javascript": {"text/javascript", "", 200, true},
-		"unknown type":    {"", "", 200, true},
-		"image":           {"image/png", "", 200, false},
-		"octet stream":    {"application/octet-stream", "", 200, false},
-		"gzip html":       {"text/html", "gzip", 200, false},
-		"identity html":   {"text/html", "identity", 200, true},
-		"no content":      {"text/html", "", 204, false},
-		"not modified":    {"text/html", "", 304, false},
-		"broken type":     {"text/html; charset", "", 200, false},
+		"html":            {"text/html; charset=utf-8", "", 200, scanBody},
+		"xml":             {"application/xml", "", 200, scanBody},
+		"xhtml":           {"application/xhtml+xml", "", 200, scanBody},
+		"json":            {"application/json", "", 200, scanBody},
+		"problem json":    {"application/problem+json", "", 200, scanBody},
+		"javascript":      {"application/javascript", "", 200, scanBody},
+		"text javascript": {"text/javascript", "", 200, scanBody},
+		"unknown type":    {"", "", 200, scanBody},
+		"image":           {"image/png", "", 200, skipBody},
+		"octet stream":    {"application/octet-stream", "", 200, skipBody},
+		"gzip image":      {"image/png", "gzip", 200, skipBody},
+		"gzip html":       {"text/html", "gzip", 200, skipCompressed},
+		"identity html":   {"text/html", "identity", 200, scanBody},
+		"no content":      {"text/html", "", 204, skipBody},
+		"not modified":    {"text/html", "", 304, skipBody},
+		"broken type":     {"text/html; charset", "", 200, skipBody},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -45,6 +45,10 @@ type state struct {
 	// untracked counts IDs seen on requests that carried no session
 	// cookie and got none, so could not be attributed to a session.
 	untracked atomic.Int64
+	// compressed counts text responses passed unscanned because they
+	// were compressed; the first one is logged.
+	compressed     atomic.Int64
+	compressedOnce sync.Once
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -173,6 +177,17 @@ func (st *state) dispatch(e *sessiontracker.Ended) {
 			zap.Duration("age", e.LastSeen.Sub(e.Started)))
 	}
 	st.ended <- e
+}
+
+// noteCompressed counts a compressed text response that was not
+// scanned, and warns once per state.
+func (st *state) noteCompressed(logger *zap.Logger) {
+	st.compressed.Add(1)
+	st.compressedOnce.Do(func() {
+		logger.Warn("compressed text responses are passed through without scanning for entry IDs; " +
+			"entries seen only in such pages are missed. Remove Accept-Encoding towards the upstream " +
+			"(reverse_proxy { header_up -Accept-Encoding }) and compress with encode before this handler")
+	})
 }
 
 // byUser groups an ended session's entries by the user to clear them

@@ -5,10 +5,10 @@ import (
 	"time"
 )
 
-// backoff returns the wait before attempt number attempt+1 after attempt
-// failures: min doubled per failure, capped at max, with jitter that
-// spreads retries over the upper half of that span so that many queued
-// users do not retry in step.
+// backoff returns the wait after attempts failures: min doubled per
+// failure, capped at max, with jitter that spreads retries over the upper
+// half of that span, never below min, so that many queued users do not
+// retry in step.
 func backoff(attempts int, minWait, maxWait time.Duration) time.Duration {
 	d := minWait
 	for i := 1; i < attempts && d < maxWait; i++ {
@@ -19,5 +19,5 @@ func backoff(attempts int, minWait, maxWait time.Duration) time.Duration {
 	if half <= 0 {
 		return d
 	}
-	return half + rand.N(half+1)
+	return max(half+rand.N(half+1), minWait)
 }

@@ -68,7 +68,10 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	}
 	u, err := url.Parse(c.Endpoint)
 	if err != nil {
-		return c, nil, fmt.Errorf("endpoint: %w", err)
+		return c, nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL: %v", c.Endpoint, err)
+	}
+	if u.Query().Has("user") {
+		return c, nil, errors.New("endpoint: remove the user query parameter; it is set per call")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL", c.Endpoint)

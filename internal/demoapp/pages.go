@@ -50,11 +50,13 @@ Logged in as <b id="user">{{.User}}</b>.
 </body></html>
 `
 
-// loginHTML is the start page of a visitor who is not logged in.
+// loginHTML is the start page of a visitor who is not logged in. The
+// form uses GET so that the user name is in the query, where the demo's
+// user placeholder {http.request.uri.query.user} finds it.
 const loginHTML = `{{define "title"}}Demo portal login{{end}}` + pageHead + `
 <h1>Demo portal</h1>
 {{if .}}<p id="login-error">{{.}}</p>{{end}}
-<form id="login-form" method="post" action="/login">
+<form id="login-form" method="get" action="/login">
 <label>User <input id="user" name="user" autocomplete="username" required></label>
 <button id="login" type="submit">Log in</button>
 </form>
