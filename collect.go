@@ -3,6 +3,8 @@ package inubitsessions
 import (
 	"net/http"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -74,9 +76,27 @@ func (h *Handler) requestUser(r *http.Request) string {
 		return ""
 	}
 	for _, p := range h.User {
-		if u := strings.TrimSpace(repl.ReplaceAll(p, "")); u != "" {
+		if u := strings.TrimSpace(repl.ReplaceAll(p, "")); u != "" && validUser(u) {
 			return u
 		}
 	}
 	return ""
+}
+
+// maxUserLength bounds a user name taken from a request.
+const maxUserLength = 256
+
+// validUser refuses user names no INUBIT account has and the queue could
+// not keep apart: invalid UTF-8, control characters (NUL, CR, LF among
+// them) and overlong values. A refused value counts as no user.
+func validUser(u string) bool {
+	if len(u) > maxUserLength || !utf8.ValidString(u) {
+		return false
+	}
+	for _, r := range u {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

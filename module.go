@@ -133,6 +133,7 @@ type Handler struct {
 	logger     *zap.Logger
 	state      *state
 	stateKey   string
+	attachID   uint64
 	logoutPath caddyhttp.MatchPath
 	now        func() time.Time
 }
@@ -215,7 +216,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("starting session state for storage %q: %w", h.Storage, err)
 	}
 	h.state = val.(*state)
-	return h.state.configure(cfg, ts, h.logger)
+	h.attachID, err = h.state.attach(&attachment{config: ctx.Done(), cfg: cfg, ts: ts, logger: h.logger})
+	return err
 }
 
 // cleanerConfig expands placeholders and checks the delivery settings.
@@ -263,6 +265,9 @@ func (h *Handler) check() error {
 			return fmt.Errorf("id_header: %q is not a header name", name)
 		}
 	}
+	if h.FallbackUser != "" && !validUser(h.FallbackUser) {
+		return errors.New("fallback_user: control characters and names over 256 bytes are not allowed")
+	}
 	if !validCookieName(h.SessionCookie) {
 		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
 	}
@@ -289,6 +294,9 @@ func (h *Handler) Cleanup() error {
 	if h.stateKey == "" {
 		return nil
 	}
+	if h.state != nil && h.attachID != 0 {
+		h.state.detach(h.attachID)
+	}
 	_, err := states.Delete(h.stateKey)
 	return err
 }
@@ -300,8 +308,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	obs := sessiontracker.Observation{}
 	if value, ok := h.sessionCookie(r); ok {
 		obs.Key, obs.HasKey = h.state.hasher.Key(value), true
+		h.state.tracker.Touch(now, obs.Key)
 	}
 	obs.IDs = h.requestIDs(r, obs.IDs)
+	// Match before next: handle_path and uri rewrite r.URL in place.
+	logout := false
+	if len(h.logoutPath) > 0 {
+		logout, _ = h.logoutPath.MatchWithError(r)
+	}
 
 	rw := h.watchResponse(w)
 	err := next.ServeHTTP(rw, r)
@@ -311,9 +325,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		obs.NewKey, obs.HasNewKey = h.state.hasher.Key(rw.cookie.value), true
 	}
 	obs.CookieDeleted = rw.cookie.deleted
-	if err == nil && len(h.logoutPath) > 0 {
-		obs.Logout, _ = h.logoutPath.MatchWithError(r)
-	}
+	obs.Logout = logout && err == nil
 	if !obs.HasKey && !obs.HasNewKey {
 		if len(obs.IDs) > 0 {
 			h.state.untracked.Add(int64(len(obs.IDs)))

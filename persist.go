@@ -23,29 +23,26 @@ func (st *state) persist(ctx context.Context) {
 	defer ticker.Stop()
 	var carry store.Batch // a batch whose write failed, retried with the next
 	for {
-		var ended []*sessiontracker.Ended
 		select {
 		case <-ctx.Done():
-			st.flush(&carry, st.drainEnded(nil))
+			st.flush(&carry, st.takeEnded(true))
 			return
-		case e := <-st.ended:
-			ended = st.drainEnded([]*sessiontracker.Ended{e})
+		case <-st.endedSignal:
 		case <-ticker.C:
 		}
-		st.flush(&carry, ended)
+		st.flush(&carry, st.takeEnded(false))
 	}
 }
 
-// drainEnded appends the ended sessions waiting in the channel.
-func (st *state) drainEnded(ended []*sessiontracker.Ended) []*sessiontracker.Ended {
-	for {
-		select {
-		case e := <-st.ended:
-			ended = append(ended, e)
-		default:
-			return ended
-		}
-	}
+// takeEnded returns the ended sessions waiting to be written; with last
+// set, later ones are written by dispatch itself.
+func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
+	st.endedMu.Lock()
+	defer st.endedMu.Unlock()
+	ended := st.ended
+	st.ended = nil
+	st.closed = st.closed || last
+	return ended
 }
 
 // flush writes one group: what carried over from a failed write, the

@@ -102,6 +102,10 @@ func (rw *responseWatcher) FlushError() error {
 // finish appends the IDs found in the body and releases the scanner.
 // The watcher must not be used afterwards.
 func (rw *responseWatcher) finish(ids []string) []string {
+	if !rw.wroteHeader {
+		// Nothing was written: net/http sends the header as it is now.
+		rw.cookie = sessionCookieChange(rw.Header()["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
+	}
 	if rw.scanner == nil {
 		return ids
 	}
@@ -180,13 +184,37 @@ func sessionCookieChange(lines []string, name string, now time.Time) cookieChang
 		if err != nil || c.Name != name {
 			continue
 		}
-		if c.MaxAge < 0 || (!c.Expires.IsZero() && !c.Expires.After(now)) || c.Value == "" {
+		expires := c.Expires
+		if expires.IsZero() && c.RawExpires != "" {
+			expires = parseLegacyExpires(c.RawExpires)
+		}
+		if c.MaxAge < 0 || (!expires.IsZero() && !expires.After(now)) || c.Value == "" {
 			change.deleted = true
 			continue
 		}
 		change.set, change.value = true, c.Value
 	}
 	return change
+}
+
+// legacyExpiresLayouts are date layouts browsers accept in Expires that
+// net/http does not parse: RFC 850, two-digit years, and asctime.
+var legacyExpiresLayouts = []string{
+	"Monday, 02-Jan-06 15:04:05 MST",
+	"Mon, 02-Jan-06 15:04:05 MST",
+	"Mon, 02 Jan 06 15:04:05 MST",
+	time.ANSIC,
+}
+
+// parseLegacyExpires parses an Expires value in an older layout, or
+// returns the zero time.
+func parseLegacyExpires(raw string) time.Time {
+	for _, layout := range legacyExpiresLayouts {
+		if t, err := time.Parse(layout, raw); err == nil {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // Interface guards

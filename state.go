@@ -37,10 +37,26 @@ type state struct {
 	hasher  *sessiontracker.Hasher
 	tracker *sessiontracker.Tracker
 	cleaner *cleaner.Cleaner
-	ended   chan *sessiontracker.Ended // to the persist worker
+
+	// ended sessions wait here for the persist worker, which is woken
+	// through endedSignal; after its final pass, closed is set and late
+	// ends are written directly.
+	endedMu     sync.Mutex
+	ended       []*sessiontracker.Ended
+	closed      bool
+	endedSignal chan struct{}
+	// sweepReset tells the sweeper that its interval changed.
+	sweepReset chan struct{}
 
 	settings atomic.Pointer[trackerSettings]
 	logger   atomic.Pointer[zap.Logger]
+
+	// attached lists the handlers using this state, oldest first; the
+	// newest one's settings apply. When a reload fails, its handlers
+	// detach and the running config's settings apply again.
+	attachMu sync.Mutex
+	attached []*attachment
+	lastID   uint64
 
 	// untracked counts IDs seen on requests that carried no session
 	// cookie and got none, so could not be attributed to a session.
@@ -71,7 +87,9 @@ func newState(dir string, cfg cleaner.Config, ts trackerSettings, logger *zap.Lo
 		store:   db,
 		hasher:  sessiontracker.NewHasher(db.Secret()),
 		tracker: sessiontracker.New(ts.limits),
-		ended:   make(chan *sessiontracker.Ended, 1024),
+
+		endedSignal: make(chan struct{}, 1),
+		sweepReset:  make(chan struct{}, 1),
 	}
 	st.logger.Store(logger)
 	st.settings.Store(&ts)
@@ -104,7 +122,58 @@ func newState(dir string, cfg cleaner.Config, ts trackerSettings, logger *zap.Lo
 	return st, nil
 }
 
-// configure applies a newly provisioned handler's settings.
+// attachment is one provisioned handler's settings.
+type attachment struct {
+	id     uint64
+	config <-chan struct{} // Done of the handler's config: one per config load
+	cfg    cleaner.Config
+	ts     trackerSettings
+	logger *zap.Logger
+}
+
+// attach records a provisioned handler and applies its settings. Two
+// handlers of one config that share the state must agree on where and
+// as whom to deliver, since they share one queue.
+func (st *state) attach(a *attachment) (uint64, error) {
+	st.attachMu.Lock()
+	defer st.attachMu.Unlock()
+	for _, other := range st.attached {
+		if other.config == a.config && (other.cfg.Endpoint != a.cfg.Endpoint || other.cfg.Username != a.cfg.Username) {
+			return 0, fmt.Errorf("storage: another inubit_sessions of this config uses the same storage "+
+				"with endpoint %q; handlers with different endpoints or accounts need their own storage",
+				other.cfg.Endpoint)
+		}
+	}
+	if err := st.configure(a.cfg, a.ts, a.logger); err != nil {
+		return 0, err
+	}
+	st.lastID++
+	a.id = st.lastID
+	st.attached = append(st.attached, a)
+	return a.id, nil
+}
+
+// detach forgets a handler; if it was the newest, the settings of the
+// newest remaining handler apply again.
+func (st *state) detach(id uint64) {
+	st.attachMu.Lock()
+	defer st.attachMu.Unlock()
+	for i, a := range st.attached {
+		if a.id != id {
+			continue
+		}
+		st.attached = append(st.attached[:i], st.attached[i+1:]...)
+		if i == len(st.attached) && len(st.attached) > 0 {
+			newest := st.attached[len(st.attached)-1]
+			if err := st.configure(newest.cfg, newest.ts, newest.logger); err != nil {
+				newest.logger.Error("restoring the running config's delivery settings", zap.Error(err))
+			}
+		}
+		return
+	}
+}
+
+// configure applies a handler's settings.
 func (st *state) configure(cfg cleaner.Config, ts trackerSettings, logger *zap.Logger) error {
 	if err := st.cleaner.Configure(cfg); err != nil {
 		return err
@@ -112,6 +181,21 @@ func (st *state) configure(cfg cleaner.Config, ts trackerSettings, logger *zap.L
 	st.tracker.SetConfig(ts.limits)
 	st.settings.Store(&ts)
 	st.logger.Store(logger)
+	if ts.fallbackUser != "" {
+		n, err := st.store.AdoptOrphans(ts.fallbackUser)
+		if err != nil {
+			return fmt.Errorf("fallback_user: queueing entries kept without a user: %w", err)
+		}
+		if n > 0 {
+			logger.Info("entries kept without a user are now queued for fallback_user",
+				zap.String("user", ts.fallbackUser), zap.Int("count", n))
+			st.cleaner.Queued(map[string]int{ts.fallbackUser: n})
+		}
+	}
+	select {
+	case st.sweepReset <- struct{}{}:
+	default:
+	}
 	return nil
 }
 
@@ -158,25 +242,51 @@ func (st *state) sweep(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-st.sweepReset:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
 		case <-timer.C:
-		}
-		for _, ended := range st.tracker.Sweep(time.Now()) {
-			st.dispatch(&ended)
+			swept := st.tracker.Sweep(time.Now())
+			ended := make([]*sessiontracker.Ended, len(swept))
+			for i := range swept {
+				ended[i] = &swept[i]
+			}
+			st.dispatch(ended...)
 		}
 		timer.Reset(st.settings.Load().sweepInterval)
 	}
 }
 
-// dispatch hands an ended session to the persist worker, which queues
-// its entries durably and then wakes delivery. It never waits on disk.
-func (st *state) dispatch(e *sessiontracker.Ended) {
+// dispatch hands ended sessions to the persist worker, which queues
+// their entries durably and then wakes delivery. It never waits on disk,
+// except after the state has stopped, when it writes them itself.
+func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 	logger := st.logger.Load()
-	if ce := logger.Check(zap.DebugLevel, "browser session ended"); ce != nil {
-		ce.Write(zap.String("session", e.Key.Short()), zap.String("reason", string(e.Reason)),
-			zap.Int("entries", len(e.Entries)), zap.String("user", e.User),
-			zap.Duration("age", e.LastSeen.Sub(e.Started)))
+	for _, e := range ended {
+		if ce := logger.Check(zap.DebugLevel, "browser session ended"); ce != nil {
+			ce.Write(zap.String("session", e.Key.Short()), zap.String("reason", string(e.Reason)),
+				zap.Int("entries", len(e.Entries)), zap.String("user", e.User),
+				zap.Duration("age", e.LastSeen.Sub(e.Started)))
+		}
 	}
-	st.ended <- e
+	st.endedMu.Lock()
+	if st.closed {
+		// Requests that outlived their server's shutdown.
+		st.endedMu.Unlock()
+		var carry store.Batch
+		st.flush(&carry, ended)
+		return
+	}
+	st.ended = append(st.ended, ended...)
+	st.endedMu.Unlock()
+	select {
+	case st.endedSignal <- struct{}{}:
+	default:
+	}
 }
 
 // noteCompressed counts a compressed text response that was not

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -66,8 +67,15 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	if c.Endpoint == "" {
 		return c, nil, errors.New("endpoint: required")
 	}
+	if hasUserinfo(c.Endpoint) {
+		return c, nil, errors.New("endpoint: put credentials in basic_auth, not in the URL")
+	}
 	u, err := url.Parse(c.Endpoint)
 	if err != nil {
+		// url.Error repeats the URL, which is shown on its own.
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
 		return c, nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL: %v", c.Endpoint, err)
 	}
 	if u.Query().Has("user") {
@@ -75,9 +83,6 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return c, nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL", c.Endpoint)
-	}
-	if u.User != nil {
-		return c, nil, errors.New("endpoint: put credentials in basic_auth, not in the URL")
 	}
 	switch c.Separator {
 	case "":
@@ -108,4 +113,18 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	return c, u, nil
+}
+
+// hasUserinfo reports whether a URL names credentials before its host,
+// without parsing it: a URL that fails to parse must not end up, with a
+// password in it, in an error message.
+func hasUserinfo(raw string) bool {
+	_, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		rest = strings.TrimPrefix(raw, "//")
+	}
+	authority, _, _ := strings.Cut(rest, "/")
+	authority, _, _ = strings.Cut(authority, "?")
+	authority, _, _ = strings.Cut(authority, "#")
+	return strings.Contains(authority, "@")
 }

@@ -76,3 +76,15 @@ func TestProvisionErrorsNameTheSubdirective(t *testing.T) {
 		})
 	}
 }
+
+// TestSharedStorageNeedsOneEndpoint: two sites of one config that would
+// share a queue but deliver to different INUBIT servers are refused.
+func TestSharedStorageNeedsOneEndpoint(t *testing.T) {
+	storage := t.TempDir()
+	site := func(port int, endpoint string) string {
+		return fmt.Sprintf("http://:%d {\n inubit_sessions {\n endpoint %s\n basic_auth svc pw\n storage %s\n }\n respond ok\n}\n",
+			port, endpoint, storage)
+	}
+	caddytest.AssertLoadError(t, globalConfig+site(httpPort, "http://127.0.0.1:1/a")+site(freePort(), "http://127.0.0.1:1/b"),
+		"caddyfile", "storage: another inubit_sessions of this config uses the same storage")
+}

@@ -12,7 +12,7 @@ func TestTakeChangesReportsNewChangedAndMovedSessions(t *testing.T) {
 	k1, k2, k3 := testKeys()
 	tr := New(Config{IdleTimeout: 30 * time.Minute})
 	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
-	tr.Observe(t0, Observation{Key: k3, HasKey: true})
+	tr.Observe(t0, Observation{Key: k3, HasKey: true, User: "carol"})
 
 	changed, deleted := tr.TakeChanges()
 	assert.Len(t, changed, 2)

@@ -149,7 +149,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		if obs.HasNewKey && (!obs.HasKey || obs.NewKey != obs.Key) {
 			// The upstream ended one session and started the next
 			// one in the same response.
-			t.touch(now, obs.NewKey, obs.User, nil)
+			t.touch(now, obs.NewKey, obs.User, nil, true)
 		}
 		return ended
 	}
@@ -161,17 +161,40 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		current, ok = obs.NewKey, true
 	}
 	if ok {
-		t.touch(now, current, obs.User, obs.IDs)
+		// A cookie that never came with an entry, a user or a
+		// Set-Cookie from the upstream needs no session: this keeps
+		// floods of made-up cookie values out of memory and the store.
+		create := obs.HasNewKey || obs.User != "" || len(obs.IDs) > 0
+		t.touch(now, current, obs.User, obs.IDs, create)
 	}
 	return nil
 }
 
-// touch creates or refreshes a session and adds the IDs to it.
-func (t *Tracker) touch(now time.Time, k Key, user string, ids []string) {
+// Touch marks a live session as active at now, without creating one. It
+// is called when a request starts, so that a long request (a stream, an
+// upload) keeps its session from going idle.
+func (t *Tracker) Touch(now time.Time, k Key) {
+	sh := t.shardOf(k)
+	sh.mu.Lock()
+	if s := sh.sessions[k]; s != nil && now.After(s.lastSeen) {
+		s.lastSeen = now
+		if s.lastSeen.Sub(s.savedSeen) >= t.seenResolution() {
+			sh.changed[k] = true
+		}
+	}
+	sh.mu.Unlock()
+}
+
+// touch refreshes a session, creating it if create is set, and adds the
+// IDs to it.
+func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create bool) {
 	sh := t.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.sessions[k]
+	if s == nil && !create {
+		return
+	}
 	changed := s == nil
 	if s == nil {
 		s = &session{started: now}

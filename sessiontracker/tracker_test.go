@@ -154,7 +154,7 @@ func TestSweepEndsSessionsPastMaxLifetimeHoweverActive(t *testing.T) {
 	k1, _, _ := testKeys()
 	tr := New(Config{IdleTimeout: 30 * time.Minute, MaxLifetime: time.Hour})
 	for m := 0; m < 60; m += 10 {
-		tr.Observe(t0.Add(time.Duration(m)*time.Minute), Observation{Key: k1, HasKey: true})
+		tr.Observe(t0.Add(time.Duration(m)*time.Minute), Observation{Key: k1, HasKey: true, User: "alice"})
 	}
 	assert.Empty(t, tr.Sweep(t0.Add(59*time.Minute)))
 	ended := tr.Sweep(t0.Add(time.Hour))
@@ -165,7 +165,7 @@ func TestSweepEndsSessionsPastMaxLifetimeHoweverActive(t *testing.T) {
 func TestSetConfigAppliesToLiveSessions(t *testing.T) {
 	k1, _, _ := testKeys()
 	tr := New(Config{IdleTimeout: time.Hour})
-	tr.Observe(t0, Observation{Key: k1, HasKey: true})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idA}})
 	assert.Empty(t, tr.Sweep(t0.Add(10*time.Minute)))
 	tr.SetConfig(Config{IdleTimeout: 5 * time.Minute})
 	assert.Len(t, tr.Sweep(t0.Add(10*time.Minute)), 1)

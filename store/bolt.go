@@ -248,3 +248,34 @@ func (s *Bolt) Release(user, id string) error {
 func (s *Bolt) Orphans() ([]string, error) {
 	return s.Peek("", 1<<30)
 }
+
+// AdoptOrphans implements Store.
+func (s *Bolt) AdoptOrphans(user string) (int, error) {
+	if user == "" {
+		return 0, nil
+	}
+	added := 0
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		pending := tx.Bucket(bucketPending)
+		prefix := pendingKey("", "")
+		var orphans [][]byte
+		c := pending.Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			orphans = append(orphans, bytes.Clone(k))
+		}
+		for _, k := range orphans {
+			target := pendingKey(user, string(k[len(prefix):]))
+			if pending.Get(target) == nil {
+				if err := pending.Put(target, stamp(time.Now())); err != nil {
+					return err
+				}
+				added++
+			}
+			if err := pending.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return added, err
+}

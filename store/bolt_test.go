@@ -131,3 +131,19 @@ func TestParkAndRelease(t *testing.T) {
 	assert.ElementsMatch(t, []string{idA, idB}, batch)
 	assert.Error(t, s.Release("alice", idA), "nothing parked any more")
 }
+
+func TestAdoptOrphans(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	_, err := s.Commit(Batch{Pending: map[string][]string{"": {idA, idB}, "svc": {idA}}})
+	require.NoError(t, err)
+	n, err := s.AdoptOrphans("svc")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "idA was already queued for svc")
+	orphans, err := s.Orphans()
+	require.NoError(t, err)
+	assert.Empty(t, orphans)
+	ids, err := s.Peek("svc", 10)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{idA, idB}, ids)
+}

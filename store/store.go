@@ -46,6 +46,9 @@ type Store interface {
 
 	// Orphans returns IDs that were queued without a user.
 	Orphans() ([]string, error)
+	// AdoptOrphans queues every ID kept without a user for user and
+	// returns how many were newly queued for it.
+	AdoptOrphans(user string) (int, error)
 
 	// Close releases the store.
 	Close() error
