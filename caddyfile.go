@@ -41,6 +41,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		timeout        <duration>
 //		retry_backoff  <min> <max>
 //		concurrency    <count>
+//		healthcheck    <url>
+//		maintenance_probe <duration>
+//		auth_retry     <duration>
+//		tls_ca         <pem file>
 //		sweep_interval <duration>
 //		storage        <directory>
 //	}
@@ -129,6 +133,18 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 
 	case "concurrency":
 		return countArg(d, name, &h.Concurrency)
+
+	case "healthcheck":
+		return oneArg(d, name, &h.HealthCheck)
+
+	case "maintenance_probe":
+		return durationArg(d, name, &h.MaintenanceProbe)
+
+	case "auth_retry":
+		return durationArg(d, name, &h.AuthRetry)
+
+	case "tls_ca":
+		return oneArg(d, name, &h.TLSCA)
 
 	case "sweep_interval":
 		return durationArg(d, name, &h.SweepInterval)

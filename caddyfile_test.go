@@ -27,29 +27,37 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		timeout 10s
 		retry_backoff 2s 10m
 		concurrency 8
+		healthcheck http://inubit.internal:8000/ibis/rest/healthcheck
+		maintenance_probe 20s
+		auth_retry 10m
+		tls_ca /etc/ssl/inubit-ca.pem
 		sweep_interval 5s
 		storage /var/lib/caddy/inubit
 	}`
 	var h Handler
 	require.NoError(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)))
 	assert.Equal(t, Handler{
-		Endpoint:      "http://inubit.internal:8000/ibis/rest/webapp/session/instances",
-		BasicAuth:     &BasicAuth{Username: "svc-cleaner", Password: "{env.INUBIT_PASSWORD}"},
-		SessionCookie: "JSESSIONID",
-		User:          []string{"{http.request.header.user}", "{http.request.uri.query.user}"},
-		FallbackUser:  "svc-forms",
-		Logout:        []string{"/logout", "/portal/logout*"},
-		IdleTimeout:   caddy.Duration(30 * time.Minute),
-		MaxLifetime:   caddy.Duration(12 * time.Hour),
-		Separator:     "comma",
-		IDHeaders:     []string{"webappIdentifier", "X-Form-Id"},
-		BatchSize:     50,
-		Timeout:       caddy.Duration(10 * time.Second),
-		RetryMin:      caddy.Duration(2 * time.Second),
-		RetryMax:      caddy.Duration(10 * time.Minute),
-		Concurrency:   8,
-		SweepInterval: caddy.Duration(5 * time.Second),
-		Storage:       "/var/lib/caddy/inubit",
+		Endpoint:         "http://inubit.internal:8000/ibis/rest/webapp/session/instances",
+		BasicAuth:        &BasicAuth{Username: "svc-cleaner", Password: "{env.INUBIT_PASSWORD}"},
+		SessionCookie:    "JSESSIONID",
+		User:             []string{"{http.request.header.user}", "{http.request.uri.query.user}"},
+		FallbackUser:     "svc-forms",
+		Logout:           []string{"/logout", "/portal/logout*"},
+		IdleTimeout:      caddy.Duration(30 * time.Minute),
+		MaxLifetime:      caddy.Duration(12 * time.Hour),
+		Separator:        "comma",
+		IDHeaders:        []string{"webappIdentifier", "X-Form-Id"},
+		BatchSize:        50,
+		Timeout:          caddy.Duration(10 * time.Second),
+		RetryMin:         caddy.Duration(2 * time.Second),
+		RetryMax:         caddy.Duration(10 * time.Minute),
+		Concurrency:      8,
+		HealthCheck:      "http://inubit.internal:8000/ibis/rest/healthcheck",
+		MaintenanceProbe: caddy.Duration(20 * time.Second),
+		AuthRetry:        caddy.Duration(10 * time.Minute),
+		TLSCA:            "/etc/ssl/inubit-ca.pem",
+		SweepInterval:    caddy.Duration(5 * time.Second),
+		Storage:          "/var/lib/caddy/inubit",
 	}, h)
 }
 
@@ -81,6 +89,10 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"concurrency negative":     {"concurrency -2", `concurrency: want a positive integer, got "-2"`},
 		"sweep_interval bad":       {"sweep_interval often", `sweep_interval: invalid duration "often"`},
 		"storage empty":            {"storage", "storage: want exactly one argument"},
+		"healthcheck empty":        {"healthcheck", "healthcheck: want exactly one argument"},
+		"maintenance_probe bad":    {"maintenance_probe often", `maintenance_probe: invalid duration "often"`},
+		"auth_retry zero":          {"auth_retry 0s", "auth_retry: duration must be positive"},
+		"tls_ca two":               {"tls_ca a.pem b.pem", "tls_ca: want exactly one argument, got 2"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -116,6 +116,27 @@ type Handler struct {
 	// once. Default: 4.
 	Concurrency int `json:"concurrency,omitempty"`
 
+	// HealthCheck is INUBIT's health check, asked without credentials
+	// while INUBIT is in maintenance mode (503). Default: the endpoint
+	// with .../rest/healthcheck in place of
+	// .../rest/webapp/session/instances. Caddyfile: healthcheck.
+	HealthCheck string `json:"healthcheck,omitempty"`
+
+	// MaintenanceProbe is how often the health check is asked while
+	// INUBIT is in maintenance mode; no clear call is made meanwhile.
+	// Default: 10s (six requests a minute).
+	MaintenanceProbe caddy.Duration `json:"maintenance_probe,omitempty"`
+
+	// AuthRetry is how long clear calls wait after INUBIT refused the
+	// service account (401/403) before trying again; a config reload
+	// tries at once. Default: 5m.
+	AuthRetry caddy.Duration `json:"auth_retry,omitempty"`
+
+	// TLSCA is a PEM file of certificate authorities to trust for an
+	// https endpoint, instead of the system's. Default: the system's.
+	// Caddyfile: tls_ca.
+	TLSCA string `json:"tls_ca,omitempty"`
+
 	// SweepInterval is how often sessions are checked against
 	// IdleTimeout and MaxLifetime. Default: a tenth of the shorter of
 	// the two, between 100ms and 1m.
@@ -224,12 +245,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) cleanerConfig() (cleaner.Config, error) {
 	repl := caddy.NewReplacer()
 	cfg := cleaner.Config{
-		Endpoint:    repl.ReplaceKnown(h.Endpoint, ""),
-		BatchSize:   h.BatchSize,
-		Timeout:     time.Duration(h.Timeout),
-		RetryMin:    time.Duration(h.RetryMin),
-		RetryMax:    time.Duration(h.RetryMax),
-		Concurrency: h.Concurrency,
+		Endpoint:         repl.ReplaceKnown(h.Endpoint, ""),
+		BatchSize:        h.BatchSize,
+		Timeout:          time.Duration(h.Timeout),
+		RetryMin:         time.Duration(h.RetryMin),
+		RetryMax:         time.Duration(h.RetryMax),
+		Concurrency:      h.Concurrency,
+		HealthURL:        repl.ReplaceKnown(h.HealthCheck, ""),
+		MaintenanceProbe: time.Duration(h.MaintenanceProbe),
+		AuthRetry:        time.Duration(h.AuthRetry),
+	}
+	if h.TLSCA != "" {
+		transport, err := transportWithCA(repl.ReplaceKnown(h.TLSCA, ""))
+		if err != nil {
+			return cfg, fmt.Errorf("tls_ca: %w", err)
+		}
+		cfg.Transport = transport
 	}
 	if h.BasicAuth != nil {
 		cfg.Username = repl.ReplaceKnown(h.BasicAuth.Username, "")
@@ -259,6 +290,22 @@ func (h *Handler) check() error {
 	}
 	if h.RetryMin < 0 || h.RetryMax < 0 || (h.RetryMax > 0 && h.RetryMax < h.RetryMin) {
 		return errors.New("retry_backoff: need 0 < min <= max")
+	}
+	// Floors that keep a typo from turning into a busy loop or a
+	// request storm against INUBIT.
+	for _, f := range []struct {
+		name  string
+		value caddy.Duration
+		floor time.Duration
+	}{
+		{"retry_backoff", h.RetryMin, 10 * time.Millisecond},
+		{"sweep_interval", h.SweepInterval, 10 * time.Millisecond},
+		{"maintenance_probe", h.MaintenanceProbe, 100 * time.Millisecond},
+		{"auth_retry", h.AuthRetry, 100 * time.Millisecond},
+	} {
+		if f.value != 0 && time.Duration(f.value) < f.floor {
+			return fmt.Errorf("%s: %s is below the minimum of %s", f.name, time.Duration(f.value), f.floor)
+		}
 	}
 	for _, name := range h.IDHeaders {
 		if name == "" || strings.ContainsAny(name, " \t:") {

@@ -77,13 +77,10 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
 	st.cleaner.Queued(added)
 }
 
-// storeQueue lets the cleaner read and acknowledge the store's pending
-// clears.
-type storeQueue struct{ s store.Store }
+// storeQueue lets the cleaner read, acknowledge and park the store's
+// pending clears; the store's Commit serves as its Add.
+type storeQueue struct{ store.Store }
 
 func (q storeQueue) Add(pending map[string][]string) (map[string]int, error) {
-	return q.s.Commit(store.Batch{Pending: pending})
+	return q.Commit(store.Batch{Pending: pending})
 }
-func (q storeQueue) PendingCounts() (map[string]int, error)    { return q.s.PendingCounts() }
-func (q storeQueue) Peek(user string, n int) ([]string, error) { return q.s.Peek(user, n) }
-func (q storeQueue) Remove(user string, ids []string) error    { return q.s.Remove(user, ids) }

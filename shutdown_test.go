@@ -2,14 +2,18 @@ package inubitsessions
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
+	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
 )
 
@@ -52,4 +56,38 @@ func TestDestructReturnsDuringBigSweep(t *testing.T) {
 		}
 		t.Fatal("Destruct did not return: the sweep is blocked sending to the ended channel")
 	}
+}
+
+// Stopping while a clear call hangs on an INUBIT that never answers
+// returns quickly, keeps the entry queued, and the next start delivers
+// it.
+func TestStopWhileINUBITHangsKeepsEntry(t *testing.T) {
+	hang, arrived := make(chan struct{}), make(chan struct{}, 10)
+	hung := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		arrived <- struct{}{}
+		<-hang
+	}))
+	defer hung.Close()
+	defer close(hang)
+	dir := t.TempDir()
+
+	st := startState(t, dir, hung.URL+fakeinubit.ClearPath)
+	key := st.hasher.Key("C1")
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, User: "ann", IDs: []string{testID}})
+	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, Logout: true}))
+	require.Eventually(t, func() bool { return st.cleaner.Pending()["ann"] == 1 }, 5*time.Second, time.Millisecond)
+	<-arrived // the call is in flight
+
+	start := time.Now()
+	require.NoError(t, st.Destruct())
+	stopTime := time.Since(start)
+	assert.Less(t, stopTime, 5*time.Second)
+	t.Logf("stop took %s with a clear call in flight", stopTime)
+
+	inubit := fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"})
+	srv := httptest.NewServer(inubit)
+	defer srv.Close()
+	st = startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	defer st.Destruct()
+	waitCleared(t, inubit, "ann", testID)
 }

@@ -3,7 +3,6 @@ package cleaner
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -27,6 +26,12 @@ type Cleaner struct {
 	client   *http.Client
 	users    map[string]*userState
 	inFlight int
+	gate     gate
+	// generation counts Configure calls, so that an answer to a call
+	// made with old settings does not judge the new ones.
+	generation int
+	// lastSuccess is when INUBIT last acknowledged a call.
+	lastSuccess time.Time
 }
 
 // userState is the delivery state of one user with queued IDs.
@@ -35,6 +40,14 @@ type userState struct {
 	busy     bool      // a call for this user is in flight
 	attempts int       // failed calls since the last success
 	due      time.Time // earliest time of the next call
+	// limit is the batch size while a refused batch is being split to
+	// find the entry INUBIT refuses; 0 means the configured size.
+	limit int
+	// refusedSince is when INUBIT first refused this user's batch with
+	// a 4xx; refusals count against an entry only if other calls
+	// succeeded since.
+	refusedSince time.Time
+	refusals     int
 }
 
 // New returns a Cleaner for cfg that delivers what queue holds, including
@@ -47,6 +60,7 @@ func New(cfg Config, queue Queue, logger *zap.Logger) (*Cleaner, error) {
 		queue:  queue,
 		users:  make(map[string]*userState),
 	}
+	c.gate = gate{logger: logger}
 	if err := c.Configure(cfg); err != nil {
 		return nil, err
 	}
@@ -68,6 +82,7 @@ func (c *Cleaner) Configure(cfg Config) error {
 	}
 	c.mu.Lock()
 	c.cfg, c.endpoint = cfg, endpoint
+	c.generation++
 	c.client = &http.Client{
 		Transport: cfg.Transport,
 		Timeout:   cfg.Timeout,
@@ -79,6 +94,7 @@ func (c *Cleaner) Configure(cfg Config) error {
 	for _, u := range c.users {
 		u.due = now
 	}
+	c.gate.reconfigured()
 	c.mu.Unlock()
 	c.signal()
 	return nil
@@ -170,6 +186,17 @@ func (c *Cleaner) startDue(ctx context.Context, wg *sync.WaitGroup) time.Duratio
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
+	if d, probe := c.gate.closedFor(now); d > 0 || probe {
+		if probe && !c.gate.probing {
+			c.gate.probing = true
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.probe(ctx)
+			}()
+		}
+		return max(d, time.Millisecond)
+	}
 	wait := idleWait
 	for user, u := range c.users {
 		if u.busy {
@@ -195,92 +222,4 @@ func (c *Cleaner) startDue(ctx context.Context, wg *sync.WaitGroup) time.Duratio
 		}()
 	}
 	return max(wait, time.Millisecond)
-}
-
-// deliver sends one batch of user's queued IDs and records the outcome.
-func (c *Cleaner) deliver(ctx context.Context, user string) {
-	c.mu.Lock()
-	cfg, endpoint, client := c.cfg, c.endpoint, c.client
-	c.mu.Unlock()
-
-	ids, err := c.queue.Peek(user, cfg.BatchSize)
-	status, hint, latency := 0, "", time.Duration(0)
-	if err == nil && len(ids) > 0 {
-		start := c.now()
-		status, hint, err = c.post(ctx, cfg, endpoint, client, user, ids)
-		latency = c.now().Sub(start)
-	}
-	ok := err == nil && (status == http.StatusOK || len(ids) == 0)
-	if ok && len(ids) > 0 {
-		if rerr := c.queue.Remove(user, ids); rerr != nil {
-			// INUBIT has them; a repeat is harmless, a loss is not.
-			c.logger.Error("cannot remove cleared entries from the queue; they will be sent again",
-				zap.String("user", user), zap.Int("count", len(ids)), zap.Error(rerr))
-		}
-	}
-
-	c.mu.Lock()
-	u := c.users[user]
-	u.busy = false
-	c.inFlight--
-	var attempts int
-	var next time.Duration
-	switch {
-	case ok && len(ids) == 0:
-		u.pending = 0 // the count was stale; nothing is queued
-	case ok:
-		u.pending -= len(ids)
-		u.attempts = 0
-		u.due = c.now()
-	default:
-		u.attempts++
-		attempts = u.attempts
-		next = backoff(u.attempts, cfg.RetryMin, cfg.RetryMax)
-		u.due = c.now().Add(next)
-	}
-	c.mu.Unlock()
-	c.signal()
-	if ok && len(ids) == 0 {
-		return
-	}
-
-	switch {
-	case ok:
-		c.logger.Info("entries cleared",
-			zap.String("user", user), zap.Int("count", len(ids)),
-			zap.Int("status", status), zap.Duration("latency", latency))
-	case ctx.Err() != nil:
-		// Shutting down: the IDs stay queued, nothing to report.
-	default:
-		fields := []zap.Field{
-			zap.String("user", user), zap.Int("count", len(ids)),
-			zap.Int("attempt", attempts), zap.Duration("retry_in", next),
-		}
-		if err != nil {
-			fields = append(fields, zap.Error(err))
-		} else {
-			fields = append(fields, zap.Int("status", status), zap.String("response", hint))
-		}
-		c.logger.Warn("clear call failed; will retry", fields...)
-	}
-}
-
-// post performs the clear call and returns INUBIT's status and, for a
-// failure, a short excerpt of its answer.
-func (c *Cleaner) post(ctx context.Context, cfg Config, endpoint *url.URL, client *http.Client, user string, ids []string) (int, string, error) {
-	req, err := newClearRequest(ctx, cfg, endpoint, user, ids)
-	if err != nil {
-		return 0, "", err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	hint := ""
-	if resp.StatusCode != http.StatusOK {
-		hint = responseHint(resp.Body)
-	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, hint, nil
 }

@@ -26,6 +26,12 @@ const (
 	DefaultRetryMin    = time.Second
 	DefaultRetryMax    = 5 * time.Minute
 	DefaultConcurrency = 4
+	// DefaultMaintenanceProbe is how often the health check is asked
+	// while INUBIT is in maintenance: six requests a minute.
+	DefaultMaintenanceProbe = 10 * time.Second
+	// DefaultAuthRetry is how often clear calls are tried again while
+	// INUBIT refuses the service account.
+	DefaultAuthRetry = 5 * time.Minute
 )
 
 // Config says where and how to deliver clear calls.
@@ -51,6 +57,16 @@ type Config struct {
 	RetryMax time.Duration
 	// Concurrency is how many users' calls may be in flight at once.
 	Concurrency int
+	// HealthURL is INUBIT's health check, asked without credentials
+	// while INUBIT is in maintenance. Default: the endpoint's
+	// .../rest/healthcheck.
+	HealthURL string
+	// MaintenanceProbe is how often HealthURL is asked during
+	// maintenance.
+	MaintenanceProbe time.Duration
+	// AuthRetry is how long to wait after INUBIT refused the
+	// credentials before trying again; a Configure retries at once.
+	AuthRetry time.Duration
 	// Transport sends the calls; nil means a clone of
 	// http.DefaultTransport.
 	Transport http.RoundTripper
@@ -108,6 +124,17 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = DefaultConcurrency
+	}
+	if c.MaintenanceProbe <= 0 {
+		c.MaintenanceProbe = DefaultMaintenanceProbe
+	}
+	if c.AuthRetry <= 0 {
+		c.AuthRetry = DefaultAuthRetry
+	}
+	if c.HealthURL == "" {
+		c.HealthURL = healthURLFor(u)
+	} else if h, err := url.Parse(c.HealthURL); err != nil || (h.Scheme != "http" && h.Scheme != "https") || h.Host == "" {
+		return c, nil, fmt.Errorf("healthcheck: %q is not an absolute http or https URL", c.HealthURL)
 	}
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()

@@ -19,13 +19,17 @@ type Queue interface {
 	Peek(user string, n int) ([]string, error)
 	// Remove drops acknowledged IDs.
 	Remove(user string, ids []string) error
+	// Park moves one ID of user aside with the reason INUBIT refused it:
+	// kept, listed, not sent again until released.
+	Park(user, id, reason string) error
 }
 
 // MemoryQueue is a Queue in memory, for tests and for running without a
 // store.
 type MemoryQueue struct {
-	mu    sync.Mutex
-	users map[string]*memoryUserQueue
+	mu     sync.Mutex
+	users  map[string]*memoryUserQueue
+	parked map[string][]string // user -> parked IDs
 }
 
 type memoryUserQueue struct {
@@ -35,7 +39,7 @@ type memoryUserQueue struct {
 
 // NewMemoryQueue returns an empty MemoryQueue.
 func NewMemoryQueue() *MemoryQueue {
-	return &MemoryQueue{users: make(map[string]*memoryUserQueue)}
+	return &MemoryQueue{users: make(map[string]*memoryUserQueue), parked: make(map[string][]string)}
 }
 
 // Add implements Queue.
@@ -108,4 +112,26 @@ func (m *MemoryQueue) Remove(user string, ids []string) error {
 		delete(m.users, user)
 	}
 	return nil
+}
+
+// Park implements Queue.
+func (m *MemoryQueue) Park(user, id, _ string) error {
+	if err := m.Remove(user, []string{id}); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.parked[user] = append(m.parked[user], id)
+	m.mu.Unlock()
+	return nil
+}
+
+// Parked returns the parked IDs per user.
+func (m *MemoryQueue) Parked() map[string][]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string][]string, len(m.parked))
+	for user, ids := range m.parked {
+		out[user] = append([]string(nil), ids...)
+	}
+	return out
 }

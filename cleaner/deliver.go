@@ -1,0 +1,221 @@
+package cleaner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// outcome classifies INUBIT's answer to a clear call.
+type outcome int
+
+const (
+	delivered    outcome = iota // 200: the IDs are cleared
+	transient                   // other 5xx, timeout, connection error: back off
+	maintenance                 // 503: INUBIT is in maintenance mode
+	unauthorized                // 401, 403: the service account is refused
+	refused                     // 404 and other 4xx: a config mistake or a bad batch
+)
+
+func classify(status int, err error) outcome {
+	switch {
+	case err != nil:
+		return transient
+	case status == http.StatusOK:
+		return delivered
+	case status == http.StatusServiceUnavailable:
+		return maintenance
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return unauthorized
+	case status >= 400 && status < 500:
+		return refused
+	default:
+		return transient
+	}
+}
+
+// refusalsToPark is how often INUBIT must refuse a single entry, while
+// other calls succeed, before the entry is parked.
+const refusalsToPark = 2
+
+// deliver sends one batch of user's queued IDs and records the outcome.
+func (c *Cleaner) deliver(ctx context.Context, user string) {
+	c.mu.Lock()
+	cfg, endpoint, client, generation := c.cfg, c.endpoint, c.client, c.generation
+	size := cfg.BatchSize
+	if u := c.users[user]; u.limit > 0 {
+		size = min(size, u.limit)
+	}
+	c.mu.Unlock()
+
+	ids, err := c.queue.Peek(user, size)
+	if err != nil || len(ids) == 0 {
+		c.finish(user, func(u *userState) {
+			if err == nil {
+				u.pending = 0 // the count was stale; nothing is queued
+				return
+			}
+			u.due = c.now().Add(cfg.RetryMin)
+			c.logger.Error("cannot read the clear queue", zap.String("user", user), zap.Error(err))
+		})
+		return
+	}
+
+	start := c.now()
+	status, hint, err := c.post(ctx, cfg, endpoint, client, user, ids)
+	latency := c.now().Sub(start)
+	result := classify(status, err)
+	if ctx.Err() != nil {
+		c.finish(user, func(*userState) {}) // shutting down: all stays queued
+		return
+	}
+
+	fields := []zap.Field{zap.String("user", user), zap.Int("count", len(ids)),
+		zap.Int("status", status), zap.Duration("latency", latency)}
+	if err != nil {
+		fields = append(fields[:3], zap.Error(err))
+	} else if hint != "" {
+		fields = append(fields, zap.String("response", hint))
+	}
+
+	switch result {
+	case delivered:
+		if rerr := c.queue.Remove(user, ids); rerr != nil {
+			// INUBIT has them; a repeat is harmless, a loss is not.
+			c.logger.Error("cannot remove cleared entries from the queue; they will be sent again",
+				zap.String("user", user), zap.Int("count", len(ids)), zap.Error(rerr))
+		}
+		c.finish(user, func(u *userState) {
+			u.pending -= len(ids)
+			u.attempts = 0
+			if u.limit > 0 {
+				// A split is under way: grow back, and keep counting
+				// refusals until the full size works again.
+				u.limit *= 2
+				if u.limit >= cfg.BatchSize {
+					u.limit = 0
+				}
+			}
+			if u.limit == 0 {
+				u.refusals, u.refusedSince = 0, time.Time{}
+			}
+			u.due = c.now()
+			c.lastSuccess = c.now()
+			c.gate.opened()
+		})
+		c.logger.Info("entries cleared", fields...)
+
+	case maintenance:
+		c.finish(user, func(u *userState) { u.due = c.now() })
+		c.mu.Lock()
+		c.gate.enterMaintenance(c.now(), c.cfg.MaintenanceProbe)
+		c.mu.Unlock()
+
+	case unauthorized:
+		c.finish(user, func(u *userState) { u.due = c.now() })
+		c.mu.Lock()
+		if generation == c.generation { // else new credentials came meanwhile
+			c.gate.refuseAuth(c.now(), cfg.AuthRetry, cfg.Username, status)
+		}
+		c.mu.Unlock()
+
+	case refused:
+		c.refuse(user, ids, status, hint, cfg, fields)
+
+	default:
+		var next time.Duration
+		var attempts int
+		c.finish(user, func(u *userState) {
+			u.attempts++
+			attempts = u.attempts
+			next = backoff(u.attempts, cfg.RetryMin, cfg.RetryMax)
+			u.due = c.now().Add(next)
+		})
+		c.logger.Warn("clear call failed; will retry",
+			append(fields, zap.Int("attempt", attempts), zap.Duration("retry_in", next))...)
+	}
+}
+
+// refuse handles a 4xx other than 401/403: the batch is split in halves
+// until the refused entry is alone; an entry refused alone while other
+// calls succeed is parked. If nothing succeeds, it is more likely a
+// config mistake (a wrong endpoint path): everything stays queued.
+func (c *Cleaner) refuse(user string, ids []string, status int, hint string, cfg Config, fields []zap.Field) {
+	var park bool
+	var next time.Duration
+	c.finish(user, func(u *userState) {
+		now := c.now()
+		if u.refusedSince.IsZero() {
+			u.refusedSince = now
+		}
+		u.attempts++
+		next = backoff(u.attempts, cfg.RetryMin, cfg.RetryMax)
+		if len(ids) > 1 {
+			u.limit = len(ids) / 2
+			next = cfg.RetryMin
+		} else {
+			u.refusals++
+			park = u.refusals >= refusalsToPark && c.lastSuccess.After(u.refusedSince)
+		}
+		u.due = now.Add(next)
+	})
+	if !park {
+		c.logger.Warn("INUBIT refused a clear call; will retry (a wrong endpoint path gives 404 for every call)",
+			append(fields, zap.Int("next_batch_size", max(len(ids)/2, 1)), zap.Duration("retry_in", next))...)
+		return
+	}
+	reason := fmt.Sprintf("%d %s", status, http.StatusText(status))
+	if hint != "" {
+		reason += ": " + hint
+	}
+	if err := c.queue.Park(user, ids[0], reason); err != nil {
+		c.logger.Error("cannot park a refused entry; it stays queued", zap.String("user", user), zap.Error(err))
+		return
+	}
+	c.mu.Lock()
+	if u := c.users[user]; u != nil {
+		u.pending--
+		u.refusals, u.refusedSince, u.attempts = 0, time.Time{}, 0
+		u.due = c.now()
+	}
+	c.mu.Unlock()
+	c.signal()
+	c.logger.Error("INUBIT keeps refusing one entry while others are cleared; parked it (kept, not retried)",
+		zap.String("user", user), zap.String("id", ids[0]), zap.String("reason", reason))
+}
+
+// finish marks user's call as done and applies update under the lock.
+func (c *Cleaner) finish(user string, update func(*userState)) {
+	c.mu.Lock()
+	u := c.users[user]
+	u.busy = false
+	c.inFlight--
+	update(u)
+	c.mu.Unlock()
+	c.signal()
+}
+
+// post performs the clear call and returns INUBIT's status and, for a
+// failure, a short excerpt of its answer.
+func (c *Cleaner) post(ctx context.Context, cfg Config, endpoint *url.URL, client *http.Client, user string, ids []string) (int, string, error) {
+	req, err := newClearRequest(ctx, cfg, endpoint, user, ids)
+	if err != nil {
+		return 0, "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	hint := ""
+	if resp.StatusCode != http.StatusOK {
+		hint = responseHint(resp.Body)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, hint, nil
+}

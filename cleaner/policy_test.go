@@ -1,0 +1,163 @@
+package cleaner
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
+)
+
+func startFake(t *testing.T, p fakeinubit.Profile) (*fakeinubit.Server, string) {
+	inubit := fakeinubit.New(p, map[string]string{"svc": "pw"})
+	srv := httptest.NewServer(inubit)
+	t.Cleanup(srv.Close)
+	return inubit, srv.URL + fakeinubit.ClearPath
+}
+
+func waitFor(t *testing.T, inubit *fakeinubit.Server, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, inubit.WaitFor(ctx, cond))
+}
+
+// During maintenance only the health check is asked, every probe
+// interval; once maintenance ends the queue is delivered at the next
+// probe.
+func TestMaintenancePausesCallsAndProbesHealth(t *testing.T) {
+	inubit, endpoint := startFake(t, fakeinubit.Profile9XML)
+	inubit.SetMaintenance(true)
+	c := startCleaner(t, Config{
+		Endpoint: endpoint, Username: "svc", Password: "pw",
+		RetryMin: time.Millisecond, RetryMax: time.Millisecond,
+		MaintenanceProbe: 50 * time.Millisecond,
+	})
+	for _, user := range []string{"alice", "bob", "carol", "dave", "erin", "frank"} {
+		require.NoError(t, c.Enqueue(user, []string{id1, id2}))
+	}
+	waitFor(t, inubit, func() bool { return inubit.HealthcheckCount() >= 6 })
+	assert.LessOrEqual(t, inubit.ClearCallCount(), DefaultConcurrency,
+		"after the first 503s nothing but the health check reaches INUBIT")
+
+	inubit.SetMaintenance(false)
+	start := time.Now()
+	waitFor(t, inubit, func() bool { return len(inubit.Cleared()) == 6 })
+	assert.Less(t, time.Since(start), 2*time.Second, "delivered at the next probe")
+	assert.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 5*time.Second, time.Millisecond)
+}
+
+// A refused service account stops the calls; new credentials through
+// Configure are used at once, not after the retry interval.
+func TestWrongPasswordThenReloadDeliversAtOnce(t *testing.T) {
+	inubit, endpoint := startFake(t, fakeinubit.Profile8)
+	cfg := Config{Endpoint: endpoint, Username: "svc", Password: "wrong", AuthRetry: time.Hour}
+	c := startCleaner(t, cfg)
+	require.NoError(t, c.Enqueue("alice", []string{id1}))
+	require.NoError(t, c.Enqueue("bob", []string{id2}))
+	waitFor(t, inubit, func() bool { return inubit.ClearCallCount() >= 1 })
+	calls := inubit.ClearCallCount()
+	assert.LessOrEqual(t, calls, 2, "no retry storm while the password is wrong")
+
+	cfg.Password = "pw"
+	require.NoError(t, c.Configure(cfg))
+	waitFor(t, inubit, func() bool { return len(inubit.Cleared()) == 2 })
+	for _, call := range inubit.Calls() {
+		if call.Status == http.StatusUnauthorized {
+			assert.Contains(t, call.Body, "webform@@@", "the refused calls kept their IDs queued")
+		}
+	}
+}
+
+// An entry INUBIT keeps refusing while the others are cleared is found
+// by splitting its batch and parked; the rest go through.
+func TestRefusedEntryIsIsolatedAndParked(t *testing.T) {
+	const poison = "webform@@@OrderWAC/form_orderentry(9)_orderapp@@@66666.xml"
+	cleared := make(chan string, 100)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if strings.Contains(string(body), poison) {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		for _, id := range strings.Split(string(body), "\n") {
+			cleared <- id
+		}
+	}))
+	defer srv.Close()
+	q := NewMemoryQueue()
+	c, err := New(Config{Endpoint: srv.URL, Username: "u", RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond},
+		q, zap.NewNop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+
+	require.NoError(t, c.Enqueue("alice", []string{id1, poison, id2, id3}))
+	require.NoError(t, c.Enqueue("bob", []string{id1}))
+	require.Eventually(t, func() bool { return len(q.Parked()["alice"]) == 1 }, 10*time.Second, time.Millisecond)
+	assert.Equal(t, []string{poison}, q.Parked()["alice"])
+	require.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 10*time.Second, time.Millisecond)
+	close(cleared)
+	var got []string
+	for id := range cleared {
+		got = append(got, id)
+	}
+	assert.ElementsMatch(t, []string{id1, id2, id3, id1}, got)
+}
+
+// When every call is refused (a wrong endpoint path), nothing is parked:
+// it is a config mistake, not a bad entry.
+func TestRefusalOfEverythingParksNothing(t *testing.T) {
+	inubit := http.NotFoundHandler()
+	srv := httptest.NewServer(inubit)
+	defer srv.Close()
+	q := NewMemoryQueue()
+	c, err := New(Config{Endpoint: srv.URL + "/wrong/path", Username: "u",
+		RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond}, q, zap.NewNop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	require.NoError(t, c.Enqueue("alice", []string{id1, id2}))
+	require.Eventually(t, func() bool { return c.attempts("alice") >= 6 }, 10*time.Second, time.Millisecond)
+	assert.Empty(t, q.Parked())
+	assert.Equal(t, map[string]int{"alice": 2}, c.Pending())
+}
+
+func TestHealthURLAndMaintenanceParsing(t *testing.T) {
+	cfg, _, err := Config{Endpoint: "https://inubit:8443/ibis/rest/webapp/session/instances?userType=x"}.withDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, "https://inubit:8443/ibis/rest/healthcheck", cfg.HealthURL)
+	cfg, _, err = Config{Endpoint: "http://proxy/inubit/ibis/rest/webapp/session/instances/"}.withDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, "http://proxy/inubit/ibis/rest/healthcheck", cfg.HealthURL)
+
+	tests := map[string]struct {
+		status int
+		body   string
+		want   bool
+	}{
+		"string 1":        {200, `{"status":"OK","maintenancemode":"1"}`, true},
+		"string 0":        {200, `{"status":"OK","maintenancemode":"0"}`, false},
+		"number 1":        {200, `{"maintenancemode":1}`, true},
+		"bool":            {200, `{"maintenancemode":true}`, true},
+		"old 503":         {503, ``, true},
+		"garbage":         {200, `<html>`, false},
+		"missing field":   {200, `{"status":"OK"}`, false},
+		"no health check": {404, ``, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			assert.Equal(t, tc.want, maintenanceOn(tc.status, []byte(tc.body)))
+		})
+	}
+}
