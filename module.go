@@ -144,11 +144,15 @@ type Handler struct {
 
 	// Storage is the directory of this handler's durable state: the
 	// bolt file inubit_sessions.db (mode 0600) holding live sessions'
-	// entries, clears not yet acknowledged by INUBIT, and the key that
-	// hashes session cookies. Handlers with the same Storage share that
-	// state, and it survives config reloads and restarts. Give each
-	// INUBIT server its own; two Caddy processes cannot share one.
-	// Default: inubit_sessions under Caddy's data directory.
+	// entries, clears not yet acknowledged by INUBIT, parked entries and
+	// the key that hashes session cookies. Handlers with the same
+	// Storage share that state; it survives config reloads and restarts.
+	// Two Caddy processes cannot share one. Default: one directory per
+	// INUBIT endpoint under Caddy's data directory
+	// (inubit_sessions/<host>-<hash>); a reload that changes the
+	// endpoint keeps the running state, but after a restart with a new
+	// endpoint the old endpoint's queue stays in its own directory. Set
+	// Storage to keep one queue across endpoint changes.
 	Storage string `json:"storage,omitempty"`
 
 	logger     *zap.Logger
@@ -198,14 +202,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxLifetime == 0 {
 		h.MaxLifetime = caddy.Duration(DefaultMaxLifetime)
 	}
-	if h.Storage == "" {
-		h.Storage = filepath.Join(caddy.AppDataDir(), "inubit_sessions")
-	}
-	storage, err := filepath.Abs(h.Storage)
-	if err != nil {
-		return fmt.Errorf("storage %q: %w", h.Storage, err)
-	}
-	h.Storage = storage
 
 	if err := h.check(); err != nil {
 		return err
@@ -227,11 +223,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			"(is the environment variable or file of its placeholder set?)")
 	}
 
+	// storage: chosen per endpoint unless configured
+	defaultStorage := h.Storage == ""
+	if defaultStorage {
+		h.Storage = chooseDefaultStorage(ctx.Done(), cfg.Endpoint)
+	}
+	storage, err := filepath.Abs(h.Storage)
+	if err != nil {
+		return fmt.Errorf("storage %q: %w", h.Storage, err)
+	}
+	h.Storage = storage
+
 	// shared state
 	h.stateKey = "inubit_sessions:" + h.Storage
 	ts := h.trackerSettings()
 	val, _, err := states.LoadOrNew(h.stateKey, func() (caddy.Destructor, error) {
-		return newState(h.Storage, cfg, ts, h.logger)
+		return newState(h.Storage, defaultStorage, cfg, ts, h.logger)
 	})
 	if err != nil {
 		return fmt.Errorf("starting session state for storage %q: %w", h.Storage, err)

@@ -27,7 +27,7 @@ import (
 // Expected: Destruct returns promptly (and the rest stay in the store).
 func TestDestructReturnsDuringBigSweep(t *testing.T) {
 	_, srv := newAttackStub(t)
-	st, err := newState(t.TempDir(), cleaner.Config{Endpoint: srv.URL, Username: "svc"},
+	st, err := newState(t.TempDir(), false, cleaner.Config{Endpoint: srv.URL, Username: "svc"},
 		trackerSettings{
 			limits:        sessiontracker.Config{IdleTimeout: time.Hour},
 			sweepInterval: 200 * time.Millisecond,

@@ -33,7 +33,9 @@ const storeLockTimeout = time.Second
 // using it is cleaned up; they do not follow any one config's context,
 // which a reload cancels.
 type state struct {
-	store   store.Store
+	dir       string // storage directory
+	isDefault bool   // dir was chosen by default, not configured
+	store     store.Store
 	hasher  *sessiontracker.Hasher
 	tracker *sessiontracker.Tracker
 	cleaner *cleaner.Cleaner
@@ -78,13 +80,15 @@ type trackerSettings struct {
 	fallbackUser  string
 }
 
-func newState(dir string, cfg cleaner.Config, ts trackerSettings, logger *zap.Logger) (*state, error) {
+func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings, logger *zap.Logger) (*state, error) {
 	db, err := store.OpenBolt(dir, storeLockTimeout)
 	if err != nil {
 		return nil, err
 	}
 	st := &state{
-		store:   db,
+		dir:       dir,
+		isDefault: isDefault,
+		store:     db,
 		hasher:  sessiontracker.NewHasher(db.Secret()),
 		tracker: sessiontracker.New(ts.limits),
 
@@ -151,6 +155,19 @@ func (st *state) attach(a *attachment) (uint64, error) {
 	a.id = st.lastID
 	st.attached = append(st.attached, a)
 	return a.id, nil
+}
+
+// usedOnlyByOthers reports whether handlers are attached and none of them
+// belongs to config.
+func (st *state) usedOnlyByOthers(config <-chan struct{}) bool {
+	st.attachMu.Lock()
+	defer st.attachMu.Unlock()
+	for _, a := range st.attached {
+		if a.config == config {
+			return false
+		}
+	}
+	return len(st.attached) > 0
 }
 
 // detach forgets a handler; if it was the newest, the settings of the

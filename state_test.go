@@ -23,7 +23,7 @@ func testSettings() trackerSettings {
 
 func startState(t *testing.T, dir, endpoint string) *state {
 	t.Helper()
-	st, err := newState(dir, cleaner.Config{
+	st, err := newState(dir, false, cleaner.Config{
 		Endpoint: endpoint, Username: "svc", Password: "pw",
 		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
 	}, testSettings(), zap.NewNop())

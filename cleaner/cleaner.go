@@ -139,6 +139,13 @@ func (c *Cleaner) Queued(added map[string]int) {
 	c.signal()
 }
 
+// Endpoint returns the endpoint calls currently go to.
+func (c *Cleaner) Endpoint() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cfg.Endpoint
+}
+
 // Pending returns the number of queued IDs per user.
 func (c *Cleaner) Pending() map[string]int {
 	c.mu.Lock()
