@@ -36,9 +36,9 @@ type state struct {
 	dir       string // storage directory
 	isDefault bool   // dir was chosen by default, not configured
 	store     store.Store
-	hasher  *sessiontracker.Hasher
-	tracker *sessiontracker.Tracker
-	cleaner *cleaner.Cleaner
+	hasher    *sessiontracker.Hasher
+	tracker   *sessiontracker.Tracker
+	cleaner   *cleaner.Cleaner
 
 	// ended sessions wait here for the persist worker, which is woken
 	// through endedSignal; after its final pass, closed is set and late
@@ -89,8 +89,8 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 		dir:       dir,
 		isDefault: isDefault,
 		store:     db,
-		hasher:  sessiontracker.NewHasher(db.Secret()),
-		tracker: sessiontracker.New(ts.limits),
+		hasher:    sessiontracker.NewHasher(db.Secret()),
+		tracker:   sessiontracker.New(ts.limits),
 
 		endedSignal: make(chan struct{}, 1),
 		sweepReset:  make(chan struct{}, 1),
