@@ -1,0 +1,116 @@
+package inubitsessions
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+// cleanerConfig expands placeholders and checks the delivery settings.
+func (h *Handler) cleanerConfig() (cleaner.Config, error) {
+	repl := caddy.NewReplacer()
+	cfg := cleaner.Config{
+		Endpoint:         repl.ReplaceKnown(h.Endpoint, ""),
+		BatchSize:        h.BatchSize,
+		Timeout:          time.Duration(h.Timeout),
+		RetryMin:         time.Duration(h.RetryMin),
+		RetryMax:         time.Duration(h.RetryMax),
+		Concurrency:      h.Concurrency,
+		HealthURL:        repl.ReplaceKnown(h.HealthCheck, ""),
+		MaintenanceProbe: time.Duration(h.MaintenanceProbe),
+		AuthRetry:        time.Duration(h.AuthRetry),
+	}
+	if h.TLSCA != "" {
+		transport, err := transportWithCA(repl.ReplaceKnown(h.TLSCA, ""))
+		if err != nil {
+			return cfg, fmt.Errorf("tls_ca: %w", err)
+		}
+		cfg.Transport = transport
+	}
+	if h.BasicAuth != nil {
+		cfg.Username = repl.ReplaceKnown(h.BasicAuth.Username, "")
+		cfg.Password = repl.ReplaceKnown(h.BasicAuth.Password, "")
+	}
+	switch h.Separator {
+	case "", "newline":
+		cfg.Separator = cleaner.SeparatorNewline
+	case "comma":
+		cfg.Separator = cleaner.SeparatorComma
+	default:
+		return cfg, fmt.Errorf("separator: %q is not newline or comma", h.Separator)
+	}
+	return cfg, cfg.Check()
+}
+
+// check rejects field values that no default can repair.
+func (h *Handler) check() error {
+	if h.BasicAuth == nil || h.BasicAuth.Username == "" {
+		return errors.New("basic_auth: a username is required; INUBIT refuses anonymous clear calls")
+	}
+	if h.IdleTimeout < 0 {
+		return fmt.Errorf("idle_timeout: must not be negative, got %s", time.Duration(h.IdleTimeout))
+	}
+	if h.MaxLifetime < 0 {
+		return fmt.Errorf("max_lifetime: must not be negative, got %s", time.Duration(h.MaxLifetime))
+	}
+	if h.RetryMin < 0 || h.RetryMax < 0 || (h.RetryMax > 0 && h.RetryMax < h.RetryMin) {
+		return errors.New("retry_backoff: need 0 < min <= max")
+	}
+	// Floors that keep a typo from turning into a busy loop or a
+	// request storm against INUBIT.
+	for _, f := range []struct {
+		name  string
+		value caddy.Duration
+		floor time.Duration
+	}{
+		{"retry_backoff", h.RetryMin, 10 * time.Millisecond},
+		{"sweep_interval", h.SweepInterval, 10 * time.Millisecond},
+		{"maintenance_probe", h.MaintenanceProbe, 100 * time.Millisecond},
+		{"auth_retry", h.AuthRetry, 100 * time.Millisecond},
+	} {
+		if f.value != 0 && time.Duration(f.value) < f.floor {
+			return fmt.Errorf("%s: %s is below the minimum of %s", f.name, time.Duration(f.value), f.floor)
+		}
+	}
+	for _, name := range h.IDHeaders {
+		if name == "" || strings.ContainsAny(name, " \t:") {
+			return fmt.Errorf("id_header: %q is not a header name", name)
+		}
+	}
+	if h.FallbackUser != "" && !validUser(h.FallbackUser) {
+		return errors.New("fallback_user: control characters and names over 256 bytes are not allowed")
+	}
+	if !validCookieName(h.SessionCookie) {
+		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
+	}
+	return nil
+}
+
+// trackerSettings derives the session limits and sweep interval.
+func (h *Handler) trackerSettings() trackerSettings {
+	cfg := sessiontracker.Config{
+		IdleTimeout: time.Duration(h.IdleTimeout),
+		MaxLifetime: time.Duration(h.MaxLifetime),
+	}
+	interval := time.Duration(h.SweepInterval)
+	if interval <= 0 {
+		interval = min(cfg.IdleTimeout, cfg.MaxLifetime) / 10
+		interval = min(max(interval, 100*time.Millisecond), time.Minute)
+	}
+	return trackerSettings{limits: cfg, sweepInterval: interval, fallbackUser: h.FallbackUser}
+}
+
+// validCookieName reports whether name is a token as RFC 6265 requires.
+func validCookieName(name string) bool {
+	if name == "" {
+		return false
+	}
+	return (&http.Cookie{Name: name, Value: "x"}).Valid() == nil
+}
