@@ -10,17 +10,26 @@ import (
 	"github.com/inubit-caddy/caddy-inubit-sessions/store"
 )
 
-// FlushInterval is the longest a collected entry ID or a new session
-// stays only in memory before it is written to the store. Ended
-// sessions are written at once, and their entries reach the clear queue
-// only after that write is synced.
+// FlushInterval bounds how long a collected entry ID or a new session
+// stays only in memory before it is written to the store. Changes are
+// written as soon as the previous write is done, at most every
+// minWriteGap, so under ordinary load the window is a few milliseconds;
+// FlushInterval also catches changes that signal nothing (activity
+// times). Ended sessions are written the same way, and their entries
+// reach the clear queue only after that write is synced.
 const FlushInterval = 100 * time.Millisecond
+
+// minWriteGap spaces the store's writes, so that a busy site groups many
+// requests' changes into one synced write instead of syncing per request.
+const minWriteGap = 10 * time.Millisecond
 
 // persist writes session changes and ended sessions to the store, in
 // groups, until ctx is done; then it writes what is left.
 func (st *state) persist(ctx context.Context) {
 	ticker := time.NewTicker(FlushInterval)
 	defer ticker.Stop()
+	gap := time.NewTimer(0)
+	defer gap.Stop()
 	var carry store.Batch // a batch whose write failed, retried with the next
 	for {
 		select {
@@ -28,9 +37,26 @@ func (st *state) persist(ctx context.Context) {
 			st.flush(&carry, st.takeEnded(true))
 			return
 		case <-st.endedSignal:
+		case <-st.changeSignal:
 		case <-ticker.C:
 		}
 		st.flush(&carry, st.takeEnded(false))
+
+		// let the next changes gather for a moment
+		gap.Reset(minWriteGap)
+		select {
+		case <-ctx.Done():
+		case <-gap.C:
+		}
+	}
+}
+
+// changed wakes the persist worker; the tracker calls it when a session
+// gains something worth storing.
+func (st *state) changed() {
+	select {
+	case st.changeSignal <- struct{}{}:
+	default:
 	}
 }
 

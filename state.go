@@ -47,6 +47,8 @@ type state struct {
 	ended       []*sessiontracker.Ended
 	closed      bool
 	endedSignal chan struct{}
+	// changeSignal wakes the persist worker for session changes.
+	changeSignal chan struct{}
 	// sweepReset tells the sweeper that its interval changed.
 	sweepReset chan struct{}
 
@@ -92,11 +94,13 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 		hasher:    sessiontracker.NewHasher(db.Secret()),
 		tracker:   sessiontracker.New(ts.limits),
 
-		endedSignal: make(chan struct{}, 1),
-		sweepReset:  make(chan struct{}, 1),
+		endedSignal:  make(chan struct{}, 1),
+		changeSignal: make(chan struct{}, 1),
+		sweepReset:   make(chan struct{}, 1),
 	}
 	st.logger.Store(logger)
 	st.settings.Store(&ts)
+	st.tracker.SetNotify(st.changed)
 
 	// live sessions of the previous run
 	restored := 0

@@ -80,6 +80,10 @@ type Tracker struct {
 	cfgMu sync.RWMutex
 	cfg   Config
 
+	// notify, if set, is called (under a shard lock, so it must not
+	// block) whenever a session changed in a way worth storing.
+	notify func()
+
 	shards [shardCount]shard
 }
 
@@ -108,6 +112,11 @@ func New(cfg Config) *Tracker {
 	}
 	return t
 }
+
+// SetNotify sets a function called whenever a session gains a change
+// worth storing; it must return at once (a non-blocking channel send).
+// Call it before the Tracker is used.
+func (t *Tracker) SetNotify(fn func()) { t.notify = fn }
 
 // SetConfig replaces the limits; they apply to live sessions at the next
 // sweep.
@@ -213,6 +222,9 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	}
 	if changed {
 		sh.changed[k] = true
+		if t.notify != nil {
+			t.notify()
+		}
 	}
 }
 
@@ -252,6 +264,9 @@ func (t *Tracker) rotate(from, to Key) {
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
 	dst.changed[to] = true
+	if t.notify != nil {
+		t.notify()
+	}
 	existing := dst.sessions[to]
 	if existing == nil {
 		dst.sessions[to] = s
