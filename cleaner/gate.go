@@ -58,7 +58,8 @@ func (g *gate) leaveMaintenance() {
 func (g *gate) refuseAuth(now time.Time, retry time.Duration, username string, status int) {
 	if g.lastAuthLog.IsZero() || now.Sub(g.lastAuthLog) >= retry {
 		g.logger.Error("INUBIT refuses the service account; fix basic_auth (check the variable or file "+
-			"its password placeholder names) and reload. Entries are kept and tried again later",
+			"its password placeholder names), then `caddy reload --force` (or restart for {env.*}). "+
+			"Entries are kept and tried again later",
 			zap.String("username", username), zap.Int("status", status), zap.Duration("retry_in", retry))
 		g.lastAuthLog = now
 	}
