@@ -40,7 +40,7 @@ func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
 			}
 		}
 	}
-	if strings.HasSuffix(r.URL.Path, helpPathSuffix) && strings.Contains(r.URL.RawQuery, "webform") {
+	if strings.HasSuffix(r.URL.Path, helpPathSuffix) && strings.Contains(r.URL.RawQuery, idMarker) {
 		ids = appendHelpIDs(ids, r)
 	}
 	for _, line := range r.Header["Cookie"] {

@@ -20,7 +20,7 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
-func attackFreePort(t *testing.T) int {
+func freeTestPort(t *testing.T) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -28,8 +28,8 @@ func attackFreePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// attackLoadCaddyfile adapts and loads a Caddyfile; it returns the JSON.
-func attackLoadCaddyfile(t *testing.T, caddyfile string) []byte {
+// loadTestCaddyfile adapts and loads a Caddyfile; it returns the JSON.
+func loadTestCaddyfile(t *testing.T, caddyfile string) []byte {
 	t.Helper()
 	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
 	require.NoError(t, err, "warnings: %v", warnings)
@@ -38,7 +38,7 @@ func attackLoadCaddyfile(t *testing.T, caddyfile string) []byte {
 	return cfg
 }
 
-func attackGet(t *testing.T, port int, path, cookie string, hdr http.Header) {
+func getForTest(t *testing.T, port int, path, cookie string, hdr http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", port, path), nil)
 	require.NoError(t, err)
@@ -53,7 +53,7 @@ func attackGet(t *testing.T, port int, path, cookie string, hdr http.Header) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
-func attackSite(port int, endpoint, storage, body string) string {
+func testSite(port int, endpoint, storage, body string) string {
 	return fmt.Sprintf(`{
 	admin off
 	persist_config off
@@ -80,15 +80,15 @@ http://127.0.0.1:%d {
 // by logout. Expected: the logout request ends the session and its entry
 // is cleared. Fix: match the logout paths before calling next.
 func TestLogoutMatchesBeforeHandlePathRewrites(t *testing.T) {
-	stub, srv := newAttackStub(t)
-	port := attackFreePort(t)
-	attackLoadCaddyfile(t, attackSite(port, srv.URL, t.TempDir(),
+	stub, srv := newStubINUBIT(t)
+	port := freeTestPort(t)
+	loadTestCaddyfile(t, testSite(port, srv.URL, t.TempDir(),
 		`handle_path /portal/* {
 		respond "ok"
 	}`))
 
-	attackGet(t, port, "/portal/form", "S1", idHeader(attackID1))
-	attackGet(t, port, "/portal/logout", "S1", nil)
+	getForTest(t, port, "/portal/form", "S1", idHeader(regressionID1))
+	getForTest(t, port, "/portal/logout", "S1", nil)
 
 	calls := waitCalls(stub, 1, 2*time.Second)
 	assert.Len(t, calls, 1, "logout through handle_path must clear the session's entry")
@@ -100,11 +100,11 @@ func TestLogoutMatchesBeforeHandlePathRewrites(t *testing.T) {
 // with a bad separator); caddy.Load returns the error and config 1 keeps
 // serving, yet its clears now go to B. Expected: clears go to A.
 func TestRejectedReloadKeepsRunningEndpoint(t *testing.T) {
-	stubA, srvA := newAttackStub(t)
-	stubB, srvB := newAttackStub(t)
-	port := attackFreePort(t)
+	stubA, srvA := newStubINUBIT(t)
+	stubB, srvB := newStubINUBIT(t)
+	port := freeTestPort(t)
 	storage := t.TempDir()
-	cfg1 := attackLoadCaddyfile(t, attackSite(port, srvA.URL, storage, `respond "ok"`))
+	cfg1 := loadTestCaddyfile(t, testSite(port, srvA.URL, storage, `respond "ok"`))
 
 	// config 2: same storage, endpoint B, and a handler that fails Provision
 	var doc map[string]any
@@ -117,8 +117,8 @@ func TestRejectedReloadKeepsRunningEndpoint(t *testing.T) {
 			`"basic_auth":{"username":"u"},"separator":"bogus","storage":"`+t.TempDir()+`"},{"handler":"static_response"`))
 	require.Error(t, caddy.Load(bad, true), "config 2 must be rejected")
 
-	attackGet(t, port, "/form", "S1", idHeader(attackID1))
-	attackGet(t, port, "/portal/logout", "S1", nil)
+	getForTest(t, port, "/form", "S1", idHeader(regressionID1))
+	getForTest(t, port, "/portal/logout", "S1", nil)
 
 	calls := waitCalls(stubA, 1, 2*time.Second)
 	assert.Len(t, calls, 1, "the config still running must clear on its own INUBIT")

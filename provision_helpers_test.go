@@ -1,6 +1,6 @@
 package inubitsessions
 
-// Helpers for the zz_attack_* proof tests: a recording INUBIT stub and a
+// Helpers for the regression tests: a recording INUBIT stub and a
 // handler provisioned the way Caddy does it (Provision on a caddy.Context,
 // Cleanup on cancel).
 
@@ -20,29 +20,29 @@ import (
 )
 
 const (
-	attackID1 = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
-	attackID2 = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
+	regressionID1 = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
+	regressionID2 = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
 )
 
-type attackCall struct {
+type stubCall struct {
 	user string
 	body string
 }
 
-// attackStub is a fake INUBIT clear endpoint that records every call.
-type attackStub struct {
+// stubINUBIT is a fake INUBIT clear endpoint that records every call.
+type stubINUBIT struct {
 	mu     sync.Mutex
-	calls  []attackCall
+	calls  []stubCall
 	status int
 }
 
-func newAttackStub(t *testing.T) (*attackStub, *httptest.Server) {
+func newStubINUBIT(t *testing.T) (*stubINUBIT, *httptest.Server) {
 	t.Helper()
-	s := &attackStub{status: http.StatusOK}
+	s := &stubINUBIT{status: http.StatusOK}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
-		s.calls = append(s.calls, attackCall{user: r.URL.Query().Get("user"), body: string(body)})
+		s.calls = append(s.calls, stubCall{user: r.URL.Query().Get("user"), body: string(body)})
 		status := s.status
 		s.mu.Unlock()
 		w.WriteHeader(status)
@@ -51,21 +51,21 @@ func newAttackStub(t *testing.T) (*attackStub, *httptest.Server) {
 	return s, srv
 }
 
-func (s *attackStub) snapshot() []attackCall {
+func (s *stubINUBIT) snapshot() []stubCall {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]attackCall(nil), s.calls...)
+	return append([]stubCall(nil), s.calls...)
 }
 
-func (s *attackStub) setStatus(code int) {
+func (s *stubINUBIT) setStatus(code int) {
 	s.mu.Lock()
 	s.status = code
 	s.mu.Unlock()
 }
 
-// attackProvision provisions h like Caddy would and returns the cancel
+// provisionForTest provisions h like Caddy would and returns the cancel
 // func that runs its Cleanup (as a config unload does).
-func attackProvision(t *testing.T, h *Handler) (cancel func()) {
+func provisionForTest(t *testing.T, h *Handler) (cancel func()) {
 	t.Helper()
 	if h.BasicAuth == nil {
 		h.BasicAuth = &BasicAuth{Username: "svc", Password: "pw"}
@@ -90,9 +90,9 @@ func attackProvision(t *testing.T, h *Handler) (cancel func()) {
 	return cancel
 }
 
-// attackServe runs one request through h with the given cookie, user,
+// serveForTest runs one request through h with the given cookie, user,
 // path and extra headers; next is the rest of the chain.
-func attackServe(t *testing.T, h *Handler, cookie, user, path string, hdr http.Header,
+func serveForTest(t *testing.T, h *Handler, cookie, user, path string, hdr http.Header,
 	next func(w http.ResponseWriter, r *http.Request),
 ) *httptest.ResponseRecorder {
 	t.Helper()
@@ -124,7 +124,7 @@ func idHeader(id string) http.Header {
 }
 
 // waitCalls waits up to d for the stub to have at least n calls.
-func waitCalls(s *attackStub, n int, d time.Duration) []attackCall {
+func waitCalls(s *stubINUBIT, n int, d time.Duration) []stubCall {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		if c := s.snapshot(); len(c) >= n {

@@ -16,21 +16,21 @@ import (
 // rejected config's endpoint. Expected: after the failed load, clears still
 // go to the running config's endpoint A.
 func TestFailedProvisionRestoresSettings(t *testing.T) {
-	stubA, srvA := newAttackStub(t)
-	stubB, srvB := newAttackStub(t)
+	stubA, srvA := newStubINUBIT(t)
+	stubB, srvB := newStubINUBIT(t)
 	storage := t.TempDir()
 
 	running := &Handler{Endpoint: srvA.URL, Storage: storage, Logout: []string{"/logout"}}
-	attackProvision(t, running)
+	provisionForTest(t, running)
 
 	// reload attempt: the new handler provisions, then the config is
 	// rejected and Caddy cancels its context (Cleanup)
 	rejected := &Handler{Endpoint: srvB.URL, Storage: storage}
-	cancelRejected := attackProvision(t, rejected)
+	cancelRejected := provisionForTest(t, rejected)
 	cancelRejected()
 
-	attackServe(t, running, "S1", "anna", "/form", idHeader(attackID1), nil)
-	attackServe(t, running, "S1", "anna", "/logout", nil, nil)
+	serveForTest(t, running, "S1", "anna", "/form", idHeader(regressionID1), nil)
+	serveForTest(t, running, "S1", "anna", "/logout", nil, nil)
 
 	calls := waitCalls(stubA, 1, 2*time.Second)
 	assert.Len(t, calls, 1, "the running config's INUBIT must get the clear")
@@ -44,14 +44,14 @@ func TestFailedProvisionRestoresSettings(t *testing.T) {
 // to a minute, and the very first config can also get the 1m placeholder
 // set in newState. Expected: the new interval applies right away.
 func TestReloadAppliesSweepIntervalAtOnce(t *testing.T) {
-	stub, srv := newAttackStub(t)
+	stub, srv := newStubINUBIT(t)
 	storage := t.TempDir()
 
 	old := &Handler{
 		Endpoint: srv.URL, Storage: storage,
 		IdleTimeout: caddy.Duration(time.Hour), SweepInterval: caddy.Duration(time.Hour),
 	}
-	cancelOld := attackProvision(t, old)
+	cancelOld := provisionForTest(t, old)
 	// let the sweeper arm its timer with the old interval
 	time.Sleep(50 * time.Millisecond)
 
@@ -60,10 +60,10 @@ func TestReloadAppliesSweepIntervalAtOnce(t *testing.T) {
 		IdleTimeout:   caddy.Duration(100 * time.Millisecond),
 		SweepInterval: caddy.Duration(20 * time.Millisecond),
 	}
-	attackProvision(t, cur)
+	provisionForTest(t, cur)
 	cancelOld() // reload done
 
-	attackServe(t, cur, "S1", "anna", "/form", idHeader(attackID1), nil)
+	serveForTest(t, cur, "S1", "anna", "/form", idHeader(regressionID1), nil)
 	calls := waitCalls(stub, 1, 3*time.Second)
 	assert.Len(t, calls, 1, "an idle session must be cleared about idle_timeout+sweep_interval after its last request")
 }
@@ -73,16 +73,16 @@ func TestReloadAppliesSweepIntervalAtOnce(t *testing.T) {
 // says and reloads with fallback_user. Expected: after the reload the kept
 // entries are cleared for the fallback user.
 func TestFallbackUserAdoptsKeptEntries(t *testing.T) {
-	stub, srv := newAttackStub(t)
+	stub, srv := newStubINUBIT(t)
 	storage := t.TempDir()
 
 	old := &Handler{Endpoint: srv.URL, Storage: storage, Logout: []string{"/logout"}}
-	cancelOld := attackProvision(t, old)
-	attackServe(t, old, "S1", "", "/form", idHeader(attackID1), nil)
-	attackServe(t, old, "S1", "", "/logout", nil, nil)
+	cancelOld := provisionForTest(t, old)
+	serveForTest(t, old, "S1", "", "/form", idHeader(regressionID1), nil)
+	serveForTest(t, old, "S1", "", "/logout", nil, nil)
 
 	cur := &Handler{Endpoint: srv.URL, Storage: storage, FallbackUser: "fallback"}
-	attackProvision(t, cur)
+	provisionForTest(t, cur)
 	cancelOld()
 
 	calls := waitCalls(stub, 1, 2*time.Second)

@@ -21,18 +21,18 @@ import (
 // a browser that is still working. Expected: a session with a request
 // that started less than idle_timeout ago is not idle.
 func TestRequestInFlightKeepsSessionActive(t *testing.T) {
-	_, srv := newAttackStub(t)
+	_, srv := newStubINUBIT(t)
 	h := &Handler{
 		Endpoint: srv.URL, Storage: t.TempDir(),
 		IdleTimeout: caddy.Duration(30 * time.Minute), SweepInterval: caddy.Duration(time.Hour),
 	}
-	attackProvision(t, h)
+	provisionForTest(t, h)
 	t0 := time.Now()
 	var clock atomic.Int64
 	clock.Store(t0.UnixNano())
 	h.now = func() time.Time { return time.Unix(0, clock.Load()) }
 
-	attackServe(t, h, "S1", "anna", "/form", idHeader(attackID1), nil)
+	serveForTest(t, h, "S1", "anna", "/form", idHeader(regressionID1), nil)
 
 	// t0+20m: a long request of the same browser starts and stays open
 	clock.Store(t0.Add(20 * time.Minute).UnixNano())
@@ -40,7 +40,7 @@ func TestRequestInFlightKeepsSessionActive(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		attackServe(t, h, "S1", "anna", "/events", nil, func(w http.ResponseWriter, r *http.Request) {
+		serveForTest(t, h, "S1", "anna", "/events", nil, func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusOK)
 			close(entered)
 			<-release
@@ -61,13 +61,13 @@ func TestRequestInFlightKeepsSessionActive(t *testing.T) {
 // a session-cookie deletion (or rotation) sent that way is never seen.
 // Expected: finish inspects the header if nothing was written.
 func TestSetCookieWithoutWriteIsSeen(t *testing.T) {
-	_, srv := newAttackStub(t)
+	_, srv := newStubINUBIT(t)
 	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir()}
-	attackProvision(t, h)
+	provisionForTest(t, h)
 
-	attackServe(t, h, "S1", "anna", "/form", idHeader(attackID1), nil)
+	serveForTest(t, h, "S1", "anna", "/form", idHeader(regressionID1), nil)
 	require.Equal(t, 1, h.state.tracker.Len())
-	w := attackServe(t, h, "S1", "anna", "/bye", nil, func(w http.ResponseWriter, r *http.Request) {
+	w := serveForTest(t, h, "S1", "anna", "/bye", nil, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Set-Cookie", "JSESSIONID=; Max-Age=0; Path=/")
 		// no WriteHeader/Write: net/http sends 200 with this header
 	})

@@ -26,7 +26,7 @@ import (
 // waits for it forever: `caddy stop` / a storage-changing reload hangs.
 // Expected: Destruct returns promptly (and the rest stay in the store).
 func TestDestructReturnsDuringBigSweep(t *testing.T) {
-	_, srv := newAttackStub(t)
+	_, srv := newStubINUBIT(t)
 	st, err := newState(t.TempDir(), false, cleaner.Config{Endpoint: srv.URL, Username: "svc"},
 		trackerSettings{
 			limits:        sessiontracker.Config{IdleTimeout: time.Hour},

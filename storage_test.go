@@ -27,8 +27,8 @@ func TestEndpointStorageIsPerEndpoint(t *testing.T) {
 // with different endpoints get a directory each.
 func TestDefaultStorageFollowsReloadsAndSeparatesEndpoints(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", t.TempDir())
-	_, srvA := newAttackStub(t)
-	_, srvB := newAttackStub(t)
+	_, srvA := newStubINUBIT(t)
+	_, srvB := newStubINUBIT(t)
 
 	// one config, two sites
 	ctx1, cancel1 := caddy.NewContext(caddy.Context{Context: context.Background()})

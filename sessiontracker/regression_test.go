@@ -9,11 +9,11 @@ import (
 )
 
 const (
-	attackID1 = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
-	attackID2 = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
+	regressionID1 = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
+	regressionID2 = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
 )
 
-func attackKey(s string) Key {
+func regressionKey(s string) Key {
 	var k Key
 	copy(k[:], s)
 	return k
@@ -30,7 +30,7 @@ func TestCookiesWithoutEntriesNeedNoSession(t *testing.T) {
 	tr := New(Config{IdleTimeout: 30 * time.Minute})
 	now := time.Now()
 	for i := range 10000 {
-		tr.Observe(now, Observation{Key: attackKey(fmt.Sprintf("rnd%08d", i)), HasKey: true})
+		tr.Observe(now, Observation{Key: regressionKey(fmt.Sprintf("rnd%08d", i)), HasKey: true})
 	}
 	changed, _ := tr.TakeChanges()
 	n := len(changed)
