@@ -24,6 +24,7 @@ type responseWatcher struct {
 	h           *Handler
 	wroteHeader bool
 	scanner     *sessiontracker.Scanner // nil unless the body is scanned
+	inflate     *inflater               // set when the body is scanned decompressed
 	cookie      cookieChange
 }
 
@@ -61,7 +62,12 @@ func (rw *responseWatcher) WriteHeader(status int) {
 	case scanBody:
 		rw.scanner = scannerPool.Get().(*sessiontracker.Scanner)
 	case skipCompressed:
-		rw.h.state.noteCompressed(rw.h.logger)
+		if !inflatable(header.Get("Content-Encoding")) {
+			rw.h.state.noteCompressed(rw.h.logger)
+			break
+		}
+		rw.scanner = scannerPool.Get().(*sessiontracker.Scanner)
+		rw.inflate = newInflater(header.Get("Content-Encoding"), rw.scanner)
 	}
 	rw.ResponseWriterWrapper.WriteHeader(status)
 }
@@ -72,7 +78,10 @@ func (rw *responseWatcher) Write(p []byte) (int, error) {
 		rw.WriteHeader(http.StatusOK)
 	}
 	n, err := rw.ResponseWriterWrapper.Write(p)
-	if rw.scanner != nil {
+	switch {
+	case rw.inflate != nil:
+		_, _ = rw.inflate.Write(p[:n])
+	case rw.scanner != nil:
 		_, _ = rw.scanner.Write(p[:n])
 	}
 	return n, err
@@ -106,6 +115,10 @@ func (rw *responseWatcher) finish(ids []string) []string {
 		// Nothing was written: net/http sends the header as it is now.
 		rw.cookie = sessionCookieChange(rw.Header()["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
 	}
+	if rw.inflate != nil {
+		rw.inflate.Close()
+		rw.inflate = nil
+	}
 	if rw.scanner == nil {
 		return ids
 	}
@@ -125,7 +138,7 @@ type scanDecision int
 const (
 	skipBody       scanDecision = iota // no entry IDs expected
 	scanBody                           // a text type INUBIT renders IDs into
-	skipCompressed                     // a text type, but compressed
+	skipCompressed                     // a text type, but compressed (scan decompressed if possible)
 )
 
 // scannable decides whether a response body may carry entry IDs worth
@@ -138,8 +151,8 @@ func scannable(header http.Header, status int) scanDecision {
 	if !textType(header.Get("Content-Type")) {
 		return skipBody
 	}
-	// TODO: compressed bodies pass unscanned until a decompressing
-	// copy is in place (issue 4); operators strip Accept-Encoding.
+	// Compressed: scanned through a decompressing copy where the
+	// encoding allows (gzip, deflate), else counted and passed on.
 	if ce := header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return skipCompressed
 	}

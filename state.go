@@ -315,9 +315,10 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 func (st *state) noteCompressed(logger *zap.Logger) {
 	st.compressed.Add(1)
 	st.compressedOnce.Do(func() {
-		logger.Warn("compressed text responses are passed through without scanning for entry IDs; " +
-			"entries seen only in such pages are missed. Remove Accept-Encoding towards the upstream " +
-			"(reverse_proxy { header_up -Accept-Encoding }) and compress with encode before this handler")
+		logger.Warn("text responses in an encoding other than gzip or deflate (br, zstd) are passed " +
+			"through without scanning for entry IDs; entries seen only in such pages are missed. " +
+			"Remove Accept-Encoding towards the upstream (reverse_proxy { header_up -Accept-Encoding }) " +
+			"and compress with encode, which runs outside this handler")
 	})
 }
 
