@@ -275,6 +275,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	rw := h.watchResponse(w)
+	defer rw.stopInflating() // also when next panics
 	err := next.ServeHTTP(rw, r)
 	obs.IDs = rw.finish(obs.IDs)
 

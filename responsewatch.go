@@ -115,10 +115,7 @@ func (rw *responseWatcher) finish(ids []string) []string {
 		// Nothing was written: net/http sends the header as it is now.
 		rw.cookie = sessionCookieChange(rw.Header()["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
 	}
-	if rw.inflate != nil {
-		rw.inflate.Close()
-		rw.inflate = nil
-	}
+	rw.stopInflating()
 	if rw.scanner == nil {
 		return ids
 	}
@@ -127,6 +124,14 @@ func (rw *responseWatcher) finish(ids []string) []string {
 	scannerPool.Put(rw.scanner)
 	rw.scanner = nil
 	return ids
+}
+
+// stopInflating ends a decompressing scan, if one runs, and waits for it.
+func (rw *responseWatcher) stopInflating() {
+	if rw.inflate != nil {
+		rw.inflate.Close()
+		rw.inflate = nil
+	}
 }
 
 // writerOnly hides ReadFrom so io.Copy uses Write.
