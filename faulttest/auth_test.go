@@ -24,13 +24,9 @@ func TestWrongPasswordThenReload(t *testing.T) {
 	st.caddy.mustStart(t)
 
 	anna := st.browser(t, "anna")
-	anna.mustLogin(t)
-	ids := anna.mustOpen(t, 2)
-	anna.mustLogout(t)
+	ids := anna.mustPlaySession(t, 2)
 
-	first, err := st.firstCall(5 * time.Second)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusUnauthorized, first.Status)
+	first := st.mustFirstCall(t, http.StatusUnauthorized)
 	time.Sleep(time.Until(first.Time.Add(3 * time.Second)))
 	refused := st.fake.Calls()
 	figure(t, "auth_wrong_password_calls_in_3s", len(refused))

@@ -130,6 +130,16 @@ func (b *browser) mustLogout(t *testing.T) {
 	require.NoError(t, b.logout())
 }
 
+// mustPlaySession logs in, opens n forms, logs out, and returns the
+// forms' entry IDs.
+func (b *browser) mustPlaySession(t *testing.T, n int) []string {
+	t.Helper()
+	b.mustLogin(t)
+	ids := b.mustOpen(t, n)
+	b.mustLogout(t)
+	return ids
+}
+
 // retry runs step until it succeeds, pausing between attempts, for at
 // most attempts tries and until deadline; it returns the number of
 // failed tries and the last error if it never succeeded.

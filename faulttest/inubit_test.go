@@ -141,6 +141,15 @@ func (st *stack) firstCall(timeout time.Duration) (fakeinubit.ClearCall, error) 
 	return st.fake.Calls()[0], nil
 }
 
+// mustFirstCall waits for the first clear call and requires its status.
+func (st *stack) mustFirstCall(t *testing.T, status int) fakeinubit.ClearCall {
+	t.Helper()
+	first, err := st.firstCall(5 * time.Second)
+	require.NoError(t, err)
+	require.Equal(t, status, first.Status)
+	return first
+}
+
 // browser returns a new browser for user, pointed at this stack's Caddy.
 func (st *stack) browser(t *testing.T, user string) *browser {
 	t.Helper()

@@ -22,13 +22,9 @@ func TestMaintenance(t *testing.T) {
 	st.fake.SetMaintenance(true)
 
 	anna := st.browser(t, "anna")
-	anna.mustLogin(t)
-	ids := anna.mustOpen(t, 2)
-	anna.mustLogout(t)
+	ids := anna.mustPlaySession(t, 2)
 
-	first, err := st.firstCall(5 * time.Second)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusServiceUnavailable, first.Status)
+	first := st.mustFirstCall(t, http.StatusServiceUnavailable)
 
 	// keep maintenance on for five seconds from the first refusal
 	time.Sleep(time.Until(first.Time.Add(5 * time.Second)))
@@ -66,9 +62,7 @@ func TestServerErrorsThenDelivery(t *testing.T) {
 	st.fake.FailNext(http.StatusInternalServerError, 3)
 
 	anna := st.browser(t, "anna")
-	anna.mustLogin(t)
-	ids := anna.mustOpen(t, 2)
-	anna.mustLogout(t)
+	ids := anna.mustPlaySession(t, 2)
 
 	at := requireCleared(t, st.fake, "anna", ids, 10*time.Second)
 	time.Sleep(time.Second) // room for a stray repeat

@@ -20,12 +20,8 @@ func TestReloadsWhileClearPending(t *testing.T) {
 	st.fake.SetMaintenance(true)
 
 	anna := st.browser(t, "anna")
-	anna.mustLogin(t)
-	annaIDs := anna.mustOpen(t, 2)
-	anna.mustLogout(t)
-	first, err := st.firstCall(5 * time.Second)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusServiceUnavailable, first.Status)
+	annaIDs := anna.mustPlaySession(t, 2)
+	st.mustFirstCall(t, http.StatusServiceUnavailable)
 
 	ben := st.browser(t, "ben")
 	ben.mustLogin(t)
