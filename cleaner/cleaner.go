@@ -83,6 +83,7 @@ func (c *Cleaner) Configure(cfg Config) error {
 	c.mu.Lock()
 	c.cfg, c.endpoint = cfg, endpoint
 	c.generation++
+	previous := c.client
 	c.client = &http.Client{
 		Transport: cfg.Transport,
 		Timeout:   cfg.Timeout,
@@ -96,6 +97,11 @@ func (c *Cleaner) Configure(cfg Config) error {
 	}
 	c.gate.reconfigured()
 	c.mu.Unlock()
+	if previous != nil {
+		// Every Configure brings a new transport; calls in flight
+		// finish on the old one, its idle connections go now.
+		previous.CloseIdleConnections()
+	}
 	c.signal()
 	return nil
 }

@@ -3,11 +3,13 @@ package cleaner
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,4 +255,30 @@ func TestResponseHintIsShortAndPlain(t *testing.T) {
 	assert.NotContains(t, hint, "<")
 	assert.NotContains(t, hint, "\n")
 	assert.LessOrEqual(t, len(hint), maxHintBytes+4)
+}
+
+// Configure releases the previous transport's idle connections, so that
+// config reloads do not pile up open connections to INUBIT.
+func TestConfigureClosesPreviousIdleConnections(t *testing.T) {
+	var open atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		switch state {
+		case http.StateNew:
+			open.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			open.Add(-1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	stub := Config{Endpoint: srv.URL, Username: "u"}
+	c := startCleaner(t, stub)
+	require.NoError(t, c.Enqueue("alice", []string{id1}))
+	require.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, int64(1), open.Load(), "one keep-alive connection after the call")
+
+	require.NoError(t, c.Configure(stub))
+	assert.Eventually(t, func() bool { return open.Load() == 0 }, 5*time.Second, time.Millisecond,
+		"the old transport's idle connection is closed")
 }
