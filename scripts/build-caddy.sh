@@ -14,5 +14,11 @@ caddy_version=$(go list -m -f '{{.Version}}' github.com/caddyserver/caddy/v2)
 CADDY_VERSION="$caddy_version" xcaddy build "$caddy_version" \
 	--output ./caddy \
 	--with "$module@v0.0.0-00010101000000-000000000000=."
-./caddy list-modules | grep -q '^http.handlers.inubit_sessions$'
+# Capture first: grep -q would close the pipe early and, under pipefail,
+# caddy's SIGPIPE would fail the script (exit 141).
+modules=$(./caddy list-modules)
+if ! grep -qx 'http.handlers.inubit_sessions' <<<"$modules"; then
+	echo "built ./caddy lacks http.handlers.inubit_sessions" >&2
+	exit 1
+fi
 echo "built ./caddy with http.handlers.inubit_sessions ($caddy_version)"
