@@ -171,6 +171,25 @@ func (s *Bolt) PendingCounts() (map[string]int, error) {
 	return counts, err
 }
 
+// PendingSince implements Store.
+func (s *Bolt) PendingSince() (map[string]time.Time, error) {
+	since := make(map[string]time.Time)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
+			if len(v) != 8 {
+				return nil // not a stamp; the entry still counts as pending
+			}
+			user, _ := splitPendingKey(k)
+			t := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+			if old, ok := since[user]; !ok || t.Before(old) {
+				since[user] = t
+			}
+			return nil
+		})
+	})
+	return since, err
+}
+
 // Peek implements Store.
 func (s *Bolt) Peek(user string, n int) ([]string, error) {
 	var ids []string
@@ -235,7 +254,7 @@ func (s *Bolt) Release(user, id string) error {
 		k := pendingKey(user, id)
 		parked := tx.Bucket(bucketParked)
 		if parked.Get(k) == nil {
-			return fmt.Errorf("no parked entry %q for user %q", id, user)
+			return fmt.Errorf("%w: %q for user %q", ErrNotParked, id, user)
 		}
 		if err := parked.Delete(k); err != nil {
 			return err

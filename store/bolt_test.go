@@ -129,7 +129,33 @@ func TestParkAndRelease(t *testing.T) {
 	batch, err = s.Peek("alice", 10)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{idA, idB}, batch)
-	assert.Error(t, s.Release("alice", idA), "nothing parked any more")
+	assert.ErrorIs(t, s.Release("alice", idA), ErrNotParked, "nothing parked any more")
+}
+
+// PendingSince gives per user the queue time of its oldest pending ID,
+// and drops users whose queue emptied.
+func TestPendingSince(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	before := time.Now()
+	_, err := s.Commit(Batch{Pending: map[string][]string{"alice": {idA}}})
+	require.NoError(t, err)
+	between := time.Now()
+	time.Sleep(2 * time.Millisecond) // stamps are wall-clock nanoseconds
+	_, err = s.Commit(Batch{Pending: map[string][]string{"alice": {idB}, "bob": {idA}}})
+	require.NoError(t, err)
+
+	since, err := s.PendingSince()
+	require.NoError(t, err)
+	require.Len(t, since, 2)
+	assert.False(t, since["alice"].Before(before))
+	assert.False(t, since["alice"].After(between), "alice's oldest is her first ID")
+	assert.True(t, since["bob"].After(between))
+
+	require.NoError(t, s.Remove("bob", []string{idA}))
+	since, err = s.PendingSince()
+	require.NoError(t, err)
+	assert.NotContains(t, since, "bob")
 }
 
 func TestAdoptOrphans(t *testing.T) {

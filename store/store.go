@@ -8,6 +8,7 @@
 package store
 
 import (
+	"errors"
 	"time"
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
@@ -31,6 +32,9 @@ type Store interface {
 
 	// PendingCounts returns the number of queued IDs per user.
 	PendingCounts() (map[string]int, error)
+	// PendingSince returns, per user, when the oldest of its queued IDs
+	// was queued.
+	PendingSince() (map[string]time.Time, error)
 	// Peek returns up to n queued IDs of user, in key order.
 	Peek(user string, n int) ([]string, error)
 	// Remove drops acknowledged IDs of user.
@@ -41,7 +45,8 @@ type Store interface {
 	Park(user, id string, reason string) error
 	// Parked lists parked IDs.
 	Parked() ([]ParkedEntry, error)
-	// Release queues a parked ID again.
+	// Release queues a parked ID again; it fails with ErrNotParked when
+	// user has no such parked ID.
 	Release(user, id string) error
 
 	// Orphans returns IDs that were queued without a user.
@@ -53,6 +58,9 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// ErrNotParked is the error of Release for an ID that is not parked.
+var ErrNotParked = errors.New("no such parked entry")
 
 // Batch is one group of writes.
 type Batch struct {
