@@ -110,3 +110,8 @@ type storeQueue struct{ store.Store }
 func (q storeQueue) Add(pending map[string][]string) (map[string]int, error) {
 	return q.Commit(store.Batch{Pending: pending})
 }
+
+func (q storeQueue) ParkedCount() (int, error) {
+	parked, err := q.Parked()
+	return len(parked), err
+}

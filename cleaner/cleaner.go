@@ -32,6 +32,13 @@ type Cleaner struct {
 	generation int
 	// lastSuccess is when INUBIT last acknowledged a call.
 	lastSuccess time.Time
+
+	// counters and state for Stats
+	calls       map[string]uint64 // calls by outcome
+	cleared     uint64            // IDs acknowledged
+	parked      int               // IDs parked
+	orphans     int               // IDs kept without a user
+	lastFailure Failure
 }
 
 // userState is the delivery state of one user with queued IDs.
@@ -48,6 +55,9 @@ type userState struct {
 	// succeeded since.
 	refusedSince time.Time
 	refusals     int
+	// since is when pending last rose from zero: the start of this
+	// user's wait (see Stats.OldestPending).
+	since time.Time
 }
 
 // New returns a Cleaner for cfg that delivers what queue holds, including
@@ -59,6 +69,7 @@ func New(cfg Config, queue Queue, logger *zap.Logger) (*Cleaner, error) {
 		wake:   make(chan struct{}, 1),
 		queue:  queue,
 		users:  make(map[string]*userState),
+		calls:  make(map[string]uint64),
 	}
 	c.gate = gate{logger: logger}
 	if err := c.Configure(cfg); err != nil {
@@ -68,7 +79,21 @@ func New(cfg Config, queue Queue, logger *zap.Logger) (*Cleaner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading queued clears: %w", err)
 	}
+	since, err := queue.PendingSince()
+	if err != nil {
+		return nil, fmt.Errorf("reading queued clears: %w", err)
+	}
+	if c.parked, err = queue.ParkedCount(); err != nil {
+		return nil, fmt.Errorf("reading parked entries: %w", err)
+	}
 	c.Queued(counts)
+	c.mu.Lock()
+	for user, t := range since {
+		if u := c.users[user]; u != nil && t.Before(u.since) {
+			u.since = t
+		}
+	}
+	c.mu.Unlock()
 	return c, nil
 }
 
@@ -135,8 +160,12 @@ func (c *Cleaner) Queued(added map[string]int) {
 			u = &userState{due: c.now()}
 			c.users[user] = u
 		}
+		if u.pending <= 0 {
+			u.since = c.now()
+		}
 		u.pending += n
 	}
+	c.orphans += added[""]
 	c.mu.Unlock()
 	if n := added[""]; n > 0 {
 		c.logger.Warn("entries kept but not cleared: their session showed no user; configure user or fallback_user",

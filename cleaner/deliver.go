@@ -61,8 +61,12 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 				return
 			}
 			u.due = c.now().Add(cfg.RetryMin)
-			c.logger.Error("cannot read the clear queue", zap.String("user", user), zap.Error(err))
 		})
+		if err != nil {
+			c.recordQueueError(user, err)
+			c.logger.Error("cannot read the clear queue from storage; will retry",
+				zap.String("user", user), zap.Error(err))
+		}
 		return
 	}
 
@@ -74,6 +78,7 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 		c.finish(user, func(*userState) {}) // shutting down: all stays queued
 		return
 	}
+	c.recordCall(user, status, hint, err)
 
 	fields := []zap.Field{zap.String("user", user), zap.Int("count", len(ids)),
 		zap.Int("status", status), zap.Duration("latency", latency)}
@@ -106,6 +111,7 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 			}
 			u.due = c.now()
 			c.lastSuccess = c.now()
+			c.cleared += uint64(len(ids))
 			c.gate.opened()
 		})
 		c.logger.Info("entries cleared", fields...)
@@ -136,7 +142,7 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 			next = backoff(u.attempts, cfg.RetryMin, cfg.RetryMax)
 			u.due = c.now().Add(next)
 		})
-		c.logger.Warn("clear call failed; will retry",
+		c.logger.Warn(transientMessage(status, err),
 			append(fields, zap.Int("attempt", attempts), zap.Duration("retry_in", next))...)
 	}
 }
@@ -178,6 +184,7 @@ func (c *Cleaner) refuse(user string, ids []string, status int, hint string, cfg
 		return
 	}
 	c.mu.Lock()
+	c.parked++
 	if u := c.users[user]; u != nil {
 		u.pending--
 		u.refusals, u.refusedSince, u.attempts = 0, time.Time{}, 0
@@ -187,6 +194,27 @@ func (c *Cleaner) refuse(user string, ids []string, status int, hint string, cfg
 	c.signal()
 	c.logger.Error("INUBIT keeps refusing one entry while others are cleared; parked it (kept, not retried)",
 		zap.String("user", user), zap.String("id", ids[0]), zap.String("reason", reason))
+}
+
+// transientMessage says what a failed call that is retried with backoff
+// points at, so that the log line tells what to check.
+func transientMessage(status int, err error) string {
+	switch {
+	case callOutcome(status, err) == OutcomeTimeout:
+		return "clear call timed out; will retry (INUBIT slow or unreachable: check the endpoint, " +
+			"the network path, and timeout)"
+	case err != nil:
+		return "cannot reach INUBIT for a clear call; will retry (check the endpoint's host and port, " +
+			"DNS, firewalls and, for https, tls_ca)"
+	case status >= 300 && status < 400:
+		return "INUBIT redirected a clear call, which is not followed; will retry (check the endpoint URL, " +
+			"e.g. http instead of https)"
+	case status >= 500:
+		return "INUBIT failed a clear call; will retry (its own log has the details)"
+	default:
+		return "INUBIT gave an unexpected answer to a clear call; will retry (is the endpoint " +
+			"INUBIT's clear call?)"
+	}
 }
 
 // finish marks user's call as done and applies update under the lock.

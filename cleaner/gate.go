@@ -77,6 +77,13 @@ func (g *gate) opened() {
 	g.lastAuthLog = time.Time{}
 }
 
+// lift opens the gate at once, whatever held it, and returns what did.
+func (g *gate) lift() string {
+	was := g.reason
+	g.reason, g.until = "", time.Time{}
+	return was
+}
+
 // reconfigured lets calls go at once after new settings arrive: new
 // credentials may be what was missing.
 func (g *gate) reconfigured() {

@@ -105,6 +105,7 @@ func TestRefusedEntryIsIsolatedAndParked(t *testing.T) {
 	require.NoError(t, c.Enqueue("bob", []string{id1}))
 	require.Eventually(t, func() bool { return len(q.Parked()["alice"]) == 1 }, 10*time.Second, time.Millisecond)
 	assert.Equal(t, []string{poison}, q.Parked()["alice"])
+	assert.Equal(t, 1, c.Stats().Parked)
 	require.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 10*time.Second, time.Millisecond)
 	close(cleared)
 	var got []string

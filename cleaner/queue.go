@@ -1,7 +1,9 @@
 package cleaner
 
 import (
+	"errors"
 	"sync"
+	"time"
 )
 
 // Queue holds the IDs waiting to be cleared, per user, durably if the
@@ -15,6 +17,9 @@ type Queue interface {
 	Add(pending map[string][]string) (map[string]int, error)
 	// PendingCounts returns the number of queued IDs per user.
 	PendingCounts() (map[string]int, error)
+	// PendingSince returns, per user, when its oldest queued ID was
+	// queued.
+	PendingSince() (map[string]time.Time, error)
 	// Peek returns up to n queued IDs of user.
 	Peek(user string, n int) ([]string, error)
 	// Remove drops acknowledged IDs.
@@ -22,6 +27,11 @@ type Queue interface {
 	// Park moves one ID of user aside with the reason INUBIT refused it:
 	// kept, listed, not sent again until released.
 	Park(user, id, reason string) error
+	// ParkedCount returns how many IDs are parked.
+	ParkedCount() (int, error)
+	// Release queues a parked ID of user again; it fails if there is no
+	// such parked ID.
+	Release(user, id string) error
 }
 
 // MemoryQueue is a Queue in memory, for tests and for running without a
@@ -34,7 +44,7 @@ type MemoryQueue struct {
 
 type memoryUserQueue struct {
 	ids []string
-	set map[string]struct{}
+	set map[string]time.Time // when each ID was queued
 }
 
 // NewMemoryQueue returns an empty MemoryQueue.
@@ -47,17 +57,18 @@ func (m *MemoryQueue) Add(pending map[string][]string) (map[string]int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	added := make(map[string]int)
+	now := time.Now()
 	for user, ids := range pending {
 		q := m.users[user]
 		if q == nil {
-			q = &memoryUserQueue{set: make(map[string]struct{})}
+			q = &memoryUserQueue{set: make(map[string]time.Time)}
 			m.users[user] = q
 		}
 		for _, id := range ids {
 			if _, ok := q.set[id]; ok {
 				continue
 			}
-			q.set[id] = struct{}{}
+			q.set[id] = now
 			q.ids = append(q.ids, id)
 			added[user]++
 		}
@@ -73,6 +84,21 @@ func (m *MemoryQueue) PendingCounts() (map[string]int, error) {
 	for user, q := range m.users {
 		if len(q.ids) > 0 {
 			out[user] = len(q.ids)
+		}
+	}
+	return out, nil
+}
+
+// PendingSince implements Queue.
+func (m *MemoryQueue) PendingSince() (map[string]time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]time.Time, len(m.users))
+	for user, q := range m.users {
+		for _, t := range q.set {
+			if old, ok := out[user]; !ok || t.Before(old) {
+				out[user] = t
+			}
 		}
 	}
 	return out, nil
@@ -123,6 +149,44 @@ func (m *MemoryQueue) Park(user, id, _ string) error {
 	m.parked[user] = append(m.parked[user], id)
 	m.mu.Unlock()
 	return nil
+}
+
+// ParkedCount implements Queue.
+func (m *MemoryQueue) ParkedCount() (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, ids := range m.parked {
+		n += len(ids)
+	}
+	return n, nil
+}
+
+// errNotParked is MemoryQueue's answer to releasing an ID not parked.
+var errNotParked = errors.New("no such parked entry")
+
+// Release implements Queue.
+func (m *MemoryQueue) Release(user, id string) error {
+	m.mu.Lock()
+	ids := m.parked[user]
+	i := -1
+	for j, p := range ids {
+		if p == id {
+			i = j
+			break
+		}
+	}
+	if i < 0 {
+		m.mu.Unlock()
+		return errNotParked
+	}
+	m.parked[user] = append(ids[:i], ids[i+1:]...)
+	if len(m.parked[user]) == 0 {
+		delete(m.parked, user)
+	}
+	m.mu.Unlock()
+	_, err := m.Add(map[string][]string{user: {id}})
+	return err
 }
 
 // Parked returns the parked IDs per user.

@@ -1,0 +1,50 @@
+package cleaner
+
+import (
+	"go.uber.org/zap"
+)
+
+// RetryNow lets every queued user's next call go at once: backoff waits
+// end, and a maintenance or refused-credentials pause is lifted without
+// waiting for the health check or AuthRetry. If INUBIT still refuses,
+// its answer pauses delivery again as usual. It returns the pause it
+// lifted ("" if none).
+func (c *Cleaner) RetryNow() string {
+	c.mu.Lock()
+	now := c.now()
+	waiting := 0
+	for _, u := range c.users {
+		if u.pending > 0 && u.due.After(now) {
+			waiting++
+		}
+		u.due = now
+	}
+	lifted := c.gate.lift()
+	c.mu.Unlock()
+	c.logger.Info("delivery retried on request: waits ended",
+		zap.Int("users_waiting", waiting), zap.String("pause_lifted", lifted))
+	c.signal()
+	return lifted
+}
+
+// Release queues a parked ID of user again; it goes out with user's next
+// call. It fails, changing nothing, if the queue has no such parked ID.
+func (c *Cleaner) Release(user, id string) error {
+	if err := c.queue.Release(user, id); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.parked = max(c.parked-1, 0)
+	c.mu.Unlock()
+	c.logger.Info("parked entry released; it is sent again", zap.String("user", user), zap.String("id", id))
+	c.Queued(map[string]int{user: 1})
+	return nil
+}
+
+// AdoptedOrphans tells the Cleaner that the IDs kept without a user were
+// queued for a fallback user; Queued counts them for that user.
+func (c *Cleaner) AdoptedOrphans() {
+	c.mu.Lock()
+	c.orphans = 0
+	c.mu.Unlock()
+}
