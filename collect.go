@@ -33,6 +33,7 @@ func (h *Handler) sessionCookie(r *http.Request) (string, bool) {
 // requestIDs appends the entry IDs the request carries: in the ID
 // headers, in the query of the help call, and in cookies.
 func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
+	n := len(ids)
 	for _, name := range h.IDHeaders {
 		for _, v := range r.Header.Values(name) {
 			if id, ok := sessiontracker.EntryIDFromHeader(v); ok {
@@ -40,12 +41,17 @@ func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
 			}
 		}
 	}
+	h.state.found(sourceHeader, len(ids)-n)
 	if strings.HasSuffix(r.URL.Path, helpPathSuffix) && strings.Contains(r.URL.RawQuery, idMarker) {
+		n = len(ids)
 		ids = appendHelpIDs(ids, r)
+		h.state.found(sourceHelpParams, len(ids)-n)
 	}
 	for _, line := range r.Header["Cookie"] {
 		if strings.Contains(line, idMarker) {
+			n = len(ids)
 			ids = append(ids, sessiontracker.EntryIDsInString(line)...)
+			h.state.found(sourceCookie, len(ids)-n)
 		}
 	}
 	return ids
@@ -76,9 +82,14 @@ func (h *Handler) requestUser(r *http.Request) string {
 		return ""
 	}
 	for _, p := range h.User {
-		if u := strings.TrimSpace(repl.ReplaceAll(p, "")); u != "" && validUser(u) {
+		u := strings.TrimSpace(repl.ReplaceAll(p, ""))
+		if u == "" {
+			continue
+		}
+		if validUser(u) {
 			return u
 		}
+		h.state.refused(refusedUserInvalid, 1)
 	}
 	return ""
 }

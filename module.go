@@ -242,7 +242,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.state = val.(*state)
 	h.attachID, err = h.state.attach(&attachment{config: ctx.Done(), cfg: cfg, ts: ts, logger: h.logger})
-	return err
+	if err != nil {
+		return err
+	}
+	h.registerMetrics(ctx)
+	return nil
 }
 
 // Cleanup detaches the handler from the shared state; the last handler
@@ -286,7 +290,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	obs.Logout = logout && err == nil
 	if !obs.HasKey && !obs.HasNewKey {
 		if len(obs.IDs) > 0 {
-			h.state.untracked.Add(int64(len(obs.IDs)))
+			h.state.refused(refusedUntracked, len(obs.IDs))
 		}
 		return err
 	}

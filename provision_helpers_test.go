@@ -67,6 +67,14 @@ func (s *stubINUBIT) setStatus(code int) {
 // func that runs its Cleanup (as a config unload does).
 func provisionForTest(t *testing.T, h *Handler) (cancel func()) {
 	t.Helper()
+	ctx, cancelCtx := caddy.NewContext(caddy.Context{Context: context.Background()})
+	return provisionInContext(t, h, ctx, cancelCtx)
+}
+
+// provisionInContext provisions h in ctx, a config load's context with
+// its own metrics registry; cancelCtx unloads it.
+func provisionInContext(t *testing.T, h *Handler, ctx caddy.Context, cancelCtx context.CancelFunc) (cancel func()) {
+	t.Helper()
 	if h.BasicAuth == nil {
 		h.BasicAuth = &BasicAuth{Username: "svc", Password: "pw"}
 	}
@@ -77,7 +85,6 @@ func provisionForTest(t *testing.T, h *Handler) (cancel func()) {
 		h.RetryMin = caddy.Duration(10 * time.Millisecond)
 		h.RetryMax = caddy.Duration(50 * time.Millisecond)
 	}
-	ctx, cancelCtx := caddy.NewContext(caddy.Context{Context: context.Background()})
 	require.NoError(t, h.Provision(ctx))
 	var once sync.Once
 	cancel = func() {

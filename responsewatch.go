@@ -119,7 +119,9 @@ func (rw *responseWatcher) finish(ids []string) []string {
 	if rw.scanner == nil {
 		return ids
 	}
+	n := len(ids)
 	ids = append(ids, rw.scanner.IDs()...)
+	rw.h.state.found(sourceResponseBody, len(ids)-n)
 	rw.scanner.Reset()
 	scannerPool.Put(rw.scanner)
 	rw.scanner = nil

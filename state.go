@@ -62,12 +62,10 @@ type state struct {
 	attached []*attachment
 	lastID   uint64
 
-	// untracked counts IDs seen on requests that carried no session
-	// cookie and got none, so could not be attributed to a session.
-	untracked atomic.Int64
-	// compressed counts text responses passed unscanned because they
-	// were compressed; the first one is logged.
-	compressed     atomic.Int64
+	// counts are the event counters behind the metrics; they include
+	// IDs that could not be attributed to a session and compressed
+	// responses passed unscanned, the first of which is logged.
+	counts         counters
 	compressedOnce sync.Once
 
 	cancel context.CancelFunc
@@ -207,6 +205,7 @@ func (st *state) configure(cfg cleaner.Config, ts trackerSettings, logger *zap.L
 		if err != nil {
 			return fmt.Errorf("fallback_user: queueing entries kept without a user: %w", err)
 		}
+		st.cleaner.AdoptedOrphans()
 		if n > 0 {
 			logger.Info("entries kept without a user are now queued for fallback_user",
 				zap.String("user", ts.fallbackUser), zap.Int("count", n))
@@ -288,6 +287,7 @@ func (st *state) sweep(ctx context.Context) {
 func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 	logger := st.logger.Load()
 	for _, e := range ended {
+		st.countEnded(e.Reason)
 		if ce := logger.Check(zap.DebugLevel, "browser session ended"); ce != nil {
 			ce.Write(zap.String("session", e.Key.Short()), zap.String("reason", string(e.Reason)),
 				zap.Int("entries", len(e.Entries)), zap.String("user", e.User),
@@ -313,7 +313,7 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 // noteCompressed counts a compressed text response that was not
 // scanned, and warns once per state.
 func (st *state) noteCompressed(logger *zap.Logger) {
-	st.compressed.Add(1)
+	st.refused(refusedCompressed, 1)
 	st.compressedOnce.Do(func() {
 		logger.Warn("text responses in an encoding other than gzip or deflate (br, zstd) are passed " +
 			"through without scanning for entry IDs; entries seen only in such pages are missed. " +
