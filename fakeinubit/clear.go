@@ -11,7 +11,8 @@ import (
 const redacted = "REDACTED"
 
 // serveClear answers the clear call. Checks run in this order: method,
-// injected failure, maintenance, body size, credentials, user parameter.
+// injected failure, maintenance, body size, credentials, user parameter,
+// refused entries.
 // Every call is recorded, whatever its answer, before the answer is
 // written.
 func (s *Server) serveClear(w http.ResponseWriter, r *http.Request) {
@@ -76,6 +77,9 @@ func (s *Server) judgeClearLocked(c *ClearCall, readErr, tooBig bool) (int, stri
 		return http.StatusUnauthorized, "authentication failed"
 	case len(c.Users) != 1 || c.Users[0] == "":
 		return http.StatusBadRequest, "query parameter user must be given once"
+	}
+	if status := s.refusalLocked(c.IDs); status != 0 {
+		return status, "entry refused"
 	}
 	return http.StatusOK, ""
 }

@@ -92,6 +92,7 @@ type Server struct {
 	maintenance bool
 	failStatus  int
 	failLeft    int
+	refusedIDs  map[string]int // entry ID -> status of a call naming it
 	changed     chan struct{}
 	state
 }
@@ -178,6 +179,7 @@ func New(p Profile, accounts map[string]string, opts ...Option) *Server {
 		maxClearBody:   DefaultMaxClearBody,
 		now:            time.Now,
 		accounts:       make(map[string]string, len(accounts)),
+		refusedIDs:     make(map[string]int),
 		changed:        make(chan struct{}),
 	}
 	for user, pass := range accounts {
@@ -256,12 +258,14 @@ func (s *Server) RemoveAccount(user string) {
 }
 
 // Reset forgets every recorded call and entry, switches maintenance off
-// and cancels pending failures. Accounts and options stay.
+// and cancels pending failures and refused entries. Accounts and options
+// stay.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.state = newState()
 	s.maintenance = false
 	s.failStatus, s.failLeft = 0, 0
+	clear(s.refusedIDs)
 	s.notifyLocked()
 }
