@@ -63,7 +63,8 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimPrefix(r.URL.Path, adminPrefix)
 	action, ok := adminActions[name]
 	if !ok {
-		return adminError(http.StatusNotFound, "no route %s; there are %sstatus (GET), %sretry and %srelease (POST)",
+		return adminError(http.StatusNotFound,
+			"no route %s; there are %sstatus (GET), %sretry and %srelease (POST)",
 			r.URL.Path, adminPrefix, adminPrefix, adminPrefix)
 	}
 	if r.Method != action.method {

@@ -26,6 +26,7 @@ func serveRetry(w http.ResponseWriter, _ *http.Request, selected []*state) error
 		PauseLifted string `json:"pause_lifted,omitempty"`
 	}
 	out := struct {
+		// Retried lists the storages whose delivery was woken.
 		Retried []retried `json:"retried"`
 	}{}
 	for _, st := range selected {
@@ -83,6 +84,7 @@ func serveRelease(w http.ResponseWriter, r *http.Request, selected []*state) err
 		}
 	}
 	out := struct {
+		// Released lists the entries queued again.
 		Released []releasedEntry `json:"released"`
 	}{Released: []releasedEntry{}}
 	for _, m := range matches {

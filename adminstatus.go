@@ -71,6 +71,7 @@ const (
 // serveStatus answers GET /inubit_sessions/status.
 func serveStatus(w http.ResponseWriter, _ *http.Request, selected []*state) error {
 	out := struct {
+		// Storages lists the selected storages, by directory.
 		Storages []storageStatus `json:"storages"`
 	}{Storages: make([]storageStatus, 0, len(selected))}
 	for _, st := range selected {

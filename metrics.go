@@ -51,7 +51,9 @@ var (
 
 // seededStatuses are the clear-call outcomes reported from the start, at
 // zero, so that rates over them work before the first such call.
-var seededStatuses = []string{"200", "401", "403", "404", "500", "503", cleaner.OutcomeTimeout, cleaner.OutcomeError}
+var seededStatuses = []string{
+	"200", "401", "403", "404", "500", "503", cleaner.OutcomeTimeout, cleaner.OutcomeError,
+}
 
 // stateCollector reports the states that one config's handlers use, on
 // that config's metrics registry. Caddy makes a new registry for every

@@ -85,7 +85,8 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 func exposition(t *testing.T, g prometheus.Gatherer) string {
 	t.Helper()
 	w := httptest.NewRecorder()
-	promhttp.HandlerFor(g, promhttp.HandlerOpts{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	promhttp.HandlerFor(g, promhttp.HandlerOpts{}).ServeHTTP(w, req)
 	require.Equal(t, http.StatusOK, w.Code)
 	return w.Body.String()
 }
@@ -211,7 +212,9 @@ func TestMetricsCountRefusedInputs(t *testing.T) {
 		_, _ = w.Write([]byte{0x1b, 0x02})
 	})
 
-	for kind, want := range map[string]float64{"untracked": 1, "user_invalid": 1, "compressed": 1, "sessions_full": 0} {
+	for kind, want := range map[string]float64{
+		"untracked": 1, "user_invalid": 1, "compressed": 1, "sessions_full": 0,
+	} {
 		assert.Equal(t, want, metricValue(t, reg, "inputs_refused_total", "kind", kind), kind)
 	}
 	assertBoundedLabels(t, reg)

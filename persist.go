@@ -107,10 +107,12 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
 // pending clears; the store's Commit serves as its Add.
 type storeQueue struct{ store.Store }
 
+// Add implements cleaner.Queue.
 func (q storeQueue) Add(pending map[string][]string) (map[string]int, error) {
 	return q.Commit(store.Batch{Pending: pending})
 }
 
+// ParkedCount implements cleaner.Queue.
 func (q storeQueue) ParkedCount() (int, error) {
 	parked, err := q.Parked()
 	return len(parked), err

@@ -155,6 +155,22 @@ func TestMetricsAndStatusAfterLogout(t *testing.T) {
 		assert.NotContains(t, raw, secret)
 	}
 	assert.NotContains(t, text, "alice", "no user names in metrics")
+
+	// a reload brings a new metrics registry; the counts carry over, and
+	// the site's own metrics handler serves them too
+	s.start(t, globalConfig+siteAddress+` {
+	metrics /metrics
+	`+s.handlerBlock(siteOptions{separator: "comma"})+`
+	reverse_proxy /ibis/* `+s.inubitA+`
+	reverse_proxy `+s.webappA+`
+}
+`)
+	site := alice.get("/metrics")
+	adminText := scrape(t)
+	for _, text := range []string{site, adminText} {
+		assert.Equal(t, 2.0, sample(text, prefix+"ids_cleared_total"))
+		assert.Equal(t, 1.0, sample(text, prefix+`sessions_ended_total{reason="logout"}`))
+	}
 }
 
 // TestAdminRetryAndRelease: retry ends a maintenance pause without
@@ -170,8 +186,11 @@ func TestAdminRetryAndRelease(t *testing.T) {
 	alice.login("alice")
 	id := alice.openForm(formUUID(0))
 	alice.get("/logout")
-	require.Eventually(t, func() bool { _, st := s.readStatus(t); return st.Storages[0].Delivery.State == "maintenance" },
-		5*time.Second, 10*time.Millisecond)
+	inMaintenance := func() bool {
+		_, st := s.readStatus(t)
+		return st.Storages[0].Delivery.State == "maintenance"
+	}
+	require.Eventually(t, inMaintenance, 5*time.Second, 10*time.Millisecond)
 	text := scrape(t)
 	assert.Equal(t, 1.0, sample(text, prefix+"inubit_maintenance"))
 	assert.Equal(t, 1.0, sample(text, prefix+"ids_pending"))

@@ -79,8 +79,12 @@ func (b *Batch) Empty() bool {
 
 // ParkedEntry is one ID INUBIT kept refusing.
 type ParkedEntry struct {
-	User   string    `json:"user"`
-	ID     string    `json:"id"`
-	Reason string    `json:"reason"`
-	Since  time.Time `json:"since"`
+	// User the entry is cleared for.
+	User string `json:"user"`
+	// ID of the entry.
+	ID string `json:"id"`
+	// Reason is INUBIT's status with a short excerpt of its answer.
+	Reason string `json:"reason"`
+	// Since is when the entry was parked.
+	Since time.Time `json:"since"`
 }
