@@ -197,23 +197,24 @@ func (c *Cleaner) refuse(user string, ids []string, status int, hint string, cfg
 }
 
 // transientMessage says what a failed call that is retried with backoff
-// points at, so that the log line tells what to check.
+// points at, so that the log line tells what to check. Every such
+// message starts with "clear call failed: ".
 func transientMessage(status int, err error) string {
 	switch {
 	case callOutcome(status, err) == OutcomeTimeout:
-		return "clear call timed out; will retry (INUBIT slow or unreachable: check the endpoint, " +
-			"the network path, and timeout)"
+		return "clear call failed: timed out; will retry (INUBIT slow or unreachable: check the " +
+			"endpoint, the network path, and timeout)"
 	case err != nil:
-		return "cannot reach INUBIT for a clear call; will retry (check the endpoint's host and port, " +
+		return "clear call failed: INUBIT unreachable; will retry (check the endpoint's host and port, " +
 			"DNS, firewalls and, for https, tls_ca)"
 	case status >= 300 && status < 400:
-		return "INUBIT redirected a clear call, which is not followed; will retry (check the endpoint URL, " +
-			"e.g. http instead of https)"
+		return "clear call failed: INUBIT redirected it, which is not followed; will retry (check the " +
+			"endpoint URL, e.g. http instead of https)"
 	case status >= 500:
-		return "INUBIT failed a clear call; will retry (its own log has the details)"
+		return "clear call failed: INUBIT answered with a server error; will retry (its own log has " +
+			"the details)"
 	default:
-		return "INUBIT gave an unexpected answer to a clear call; will retry (is the endpoint " +
-			"INUBIT's clear call?)"
+		return "clear call failed: unexpected answer; will retry (is the endpoint INUBIT's clear call?)"
 	}
 }
 

@@ -28,7 +28,7 @@ func TestSIGTERMWithINUBITDown(t *testing.T) {
 			down: func(t *testing.T, st *stack, b *browser) {
 				st.inubit.down()
 				b.mustLogout(t)
-				require.NoError(t, st.caddy.waitLog("clear call failed; will retry", 5*time.Second))
+				require.NoError(t, st.caddy.waitLog("clear call failed: INUBIT unreachable", 5*time.Second))
 			},
 			up: func(t *testing.T, st *stack) { st.inubit.up(t) },
 		},
