@@ -395,3 +395,12 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 	}
 	return out
 }
+
+// Has reports whether k is a live session.
+func (t *Tracker) Has(k Key) bool {
+	sh := t.shardOf(k)
+	sh.mu.Lock()
+	_, ok := sh.sessions[k]
+	sh.mu.Unlock()
+	return ok
+}
