@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -127,3 +128,7 @@ func TestLogoutMatchesWithTomcatsSessionPathParameter(t *testing.T) {
 	assert.Equal(t, "/a/b", withoutSessionParam("/a;jsessionid=X/b", "jsessionid"))
 	assert.Equal(t, "/a;v=1", withoutSessionParam("/a;jsessionid=X;v=1", "jsessionid"))
 }
+
+// mustURLPath builds a URL holding path as it is, as net/http would for
+// a request line.
+func mustURLPath(path string) *url.URL { return &url.URL{Path: path} }
