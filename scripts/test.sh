@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: formatting, vet, and every test with the
 # race detector. The integration tests start Caddy in-process on free
-# loopback ports.
+# loopback ports; the browser tests also need Debian's Chromium
+# (scripts/install-browser.sh) or INUBIT_BROWSER_TEST=skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
