@@ -108,7 +108,7 @@ func (st *state) status(now time.Time) (storageStatus, error) {
 			LastSuccess: stats.LastSuccess,
 		},
 		Counts: statusCounts{
-			countsByName: st.counts.byName(),
+			countsByName: st.countsByName(),
 			ClearCalls:   stats.Calls,
 			IDsCleared:   stats.Cleared,
 		},

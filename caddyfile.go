@@ -1,12 +1,17 @@
 package inubitsessions
 
 import (
+	"math"
 	"strconv"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
 )
 
 func init() {
@@ -47,6 +52,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		tls_ca         <pem file>
 //		sweep_interval <duration>
 //		storage        <directory>
+//		max_sessions   <count>
+//		max_ids_per_session <count>
+//		max_cookie_length <bytes>
+//		max_id_length  <bytes>
+//		max_scan_bytes <size>
 //	}
 //
 // Each subdirective may appear once.
@@ -152,6 +162,27 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 	case "storage":
 		return oneArg(d, name, &h.Storage)
 
+	case "max_sessions":
+		return countArg(d, name, &h.MaxSessions)
+
+	case "max_ids_per_session":
+		return countArg(d, name, &h.MaxIDsPerSession)
+
+	case "max_cookie_length":
+		return countArg(d, name, &h.MaxCookieLength)
+
+	case "max_id_length":
+		if err := countArg(d, name, &h.MaxIDLength); err != nil {
+			return err
+		}
+		if h.MaxIDLength > sessiontracker.MaxEntryIDLength {
+			return d.Errf("max_id_length: %d is over the most the ID scanner reads, %d",
+				h.MaxIDLength, sessiontracker.MaxEntryIDLength)
+		}
+
+	case "max_scan_bytes":
+		return sizeArg(d, name, &h.MaxScanBytes)
+
 	default:
 		return d.Errf("unrecognized subdirective %q", name)
 	}
@@ -206,6 +237,20 @@ func countArg(d *caddyfile.Dispenser, name string, dst *int) error {
 		return d.Errf("%s: want a positive integer, got %q", name, raw)
 	}
 	*dst = n
+	return nil
+}
+
+// sizeArg reads one positive size such as 16MiB, 500kB or 1048576.
+func sizeArg(d *caddyfile.Dispenser, name string, dst *int64) error {
+	var raw string
+	if err := oneArg(d, name, &raw); err != nil {
+		return err
+	}
+	n, err := humanize.ParseBytes(raw)
+	if err != nil || n == 0 || n > math.MaxInt64 {
+		return d.Errf("%s: want a positive size such as 16MiB, got %q", name, raw)
+	}
+	*dst = int64(n)
 	return nil
 }
 

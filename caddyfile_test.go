@@ -33,6 +33,11 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		tls_ca /etc/ssl/inubit-ca.pem
 		sweep_interval 5s
 		storage /var/lib/caddy/inubit
+		max_sessions 50000
+		max_ids_per_session 64
+		max_cookie_length 128
+		max_id_length 200
+		max_scan_bytes 2MiB
 	}`
 	var h Handler
 	require.NoError(t, h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)))
@@ -58,6 +63,11 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		TLSCA:            "/etc/ssl/inubit-ca.pem",
 		SweepInterval:    caddy.Duration(5 * time.Second),
 		Storage:          "/var/lib/caddy/inubit",
+		MaxSessions:      50000,
+		MaxIDsPerSession: 64,
+		MaxCookieLength:  128,
+		MaxIDLength:      200,
+		MaxScanBytes:     2 << 20,
 	}, h)
 }
 
@@ -93,6 +103,12 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"maintenance_probe bad":    {"maintenance_probe often", `maintenance_probe: invalid duration "often"`},
 		"auth_retry zero":          {"auth_retry 0s", "auth_retry: duration must be positive"},
 		"tls_ca two":               {"tls_ca a.pem b.pem", "tls_ca: want exactly one argument, got 2"},
+		"max_sessions zero":        {"max_sessions 0", `max_sessions: want a positive integer, got "0"`},
+		"max_ids_per_session word": {"max_ids_per_session lots", `max_ids_per_session: want a positive integer`},
+		"max_cookie_length empty":  {"max_cookie_length", "max_cookie_length: want exactly one argument"},
+		"max_id_length too big":    {"max_id_length 4096", "max_id_length: 4096 is over the most the ID scanner reads, 512"},
+		"max_scan_bytes bad":       {"max_scan_bytes huge", `max_scan_bytes: want a positive size such as 16MiB, got "huge"`},
+		"max_scan_bytes zero":      {"max_scan_bytes 0", `max_scan_bytes: want a positive size`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -19,17 +19,6 @@ const idMarker = "webform"
 // whose params query value starts with an entry ID.
 const helpPathSuffix = "/rest/task/help"
 
-// sessionCookie returns the value of the session cookie the request
-// carries. With several cookies of that name the first wins, which is
-// the one with the most specific path in browsers' order.
-func (h *Handler) sessionCookie(r *http.Request) (string, bool) {
-	c, err := r.Cookie(h.SessionCookie)
-	if err != nil || c.Value == "" {
-		return "", false
-	}
-	return c.Value, true
-}
-
 // requestIDs appends the entry IDs the request carries: in the ID
 // headers, in the query of the help call, and in cookies.
 func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
@@ -38,6 +27,8 @@ func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
 		for _, v := range r.Header.Values(name) {
 			if id, ok := sessiontracker.EntryIDFromHeader(v); ok {
 				ids = append(ids, id)
+			} else if v != "" {
+				h.state.refused.add(refusedIDHeader, 1)
 			}
 		}
 	}
@@ -89,9 +80,25 @@ func (h *Handler) requestUser(r *http.Request) string {
 		if validUser(u) {
 			return u
 		}
-		h.state.refused(refusedUserInvalid, 1)
+		h.state.refused.add(refusedUser, 1)
 	}
 	return ""
+}
+
+// keepShortIDs drops IDs over max_id_length, counting them.
+func (h *Handler) keepShortIDs(ids []string) []string {
+	if h.MaxIDLength >= sessiontracker.MaxEntryIDLength {
+		return ids // nothing longer is ever extracted
+	}
+	kept := ids[:0]
+	for _, id := range ids {
+		if len(id) > h.MaxIDLength {
+			h.state.refused.add(refusedIDTooLong, 1)
+			continue
+		}
+		kept = append(kept, id)
+	}
+	return kept
 }
 
 // maxUserLength bounds a user name taken from a request.

@@ -87,6 +87,9 @@ func (h *Handler) check() error {
 	if h.FallbackUser != "" && !validUser(h.FallbackUser) {
 		return errors.New("fallback_user: control characters and names over 256 bytes are not allowed")
 	}
+	if err := h.checkLimits(); err != nil {
+		return err
+	}
 	if !validCookieName(h.SessionCookie) {
 		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
 	}
@@ -96,8 +99,10 @@ func (h *Handler) check() error {
 // trackerSettings derives the session limits and sweep interval.
 func (h *Handler) trackerSettings() trackerSettings {
 	cfg := sessiontracker.Config{
-		IdleTimeout: time.Duration(h.IdleTimeout),
-		MaxLifetime: time.Duration(h.MaxLifetime),
+		IdleTimeout:      time.Duration(h.IdleTimeout),
+		MaxLifetime:      time.Duration(h.MaxLifetime),
+		MaxSessions:      h.MaxSessions,
+		MaxIDsPerSession: h.MaxIDsPerSession,
 	}
 	interval := time.Duration(h.SweepInterval)
 	if interval <= 0 {
@@ -113,4 +118,47 @@ func validCookieName(name string) bool {
 		return false
 	}
 	return (&http.Cookie{Name: name, Value: "x"}).Valid() == nil
+}
+
+// fillLimitDefaults sets the bounds left at zero to their defaults.
+func (h *Handler) fillLimitDefaults() {
+	if h.MaxSessions == 0 {
+		h.MaxSessions = DefaultMaxSessions
+	}
+	if h.MaxIDsPerSession == 0 {
+		h.MaxIDsPerSession = DefaultMaxIDsPerSession
+	}
+	if h.MaxCookieLength == 0 {
+		h.MaxCookieLength = DefaultMaxCookieLength
+	}
+	if h.MaxIDLength == 0 {
+		h.MaxIDLength = DefaultMaxIDLength
+	}
+	if h.MaxScanBytes == 0 {
+		h.MaxScanBytes = DefaultMaxScanBytes
+	}
+}
+
+// checkLimits rejects bounds that are negative or beyond what the
+// handler can honour.
+func (h *Handler) checkLimits() error {
+	for _, f := range []struct {
+		name  string
+		value int64
+	}{
+		{"max_sessions", int64(h.MaxSessions)},
+		{"max_ids_per_session", int64(h.MaxIDsPerSession)},
+		{"max_cookie_length", int64(h.MaxCookieLength)},
+		{"max_id_length", int64(h.MaxIDLength)},
+		{"max_scan_bytes", h.MaxScanBytes},
+	} {
+		if f.value < 0 {
+			return fmt.Errorf("%s: must not be negative, got %d", f.name, f.value)
+		}
+	}
+	if h.MaxIDLength > sessiontracker.MaxEntryIDLength {
+		return fmt.Errorf("max_id_length: %d is over the most the ID scanner reads, %d",
+			h.MaxIDLength, sessiontracker.MaxEntryIDLength)
+	}
+	return nil
 }

@@ -5,8 +5,11 @@ import (
 	"compress/flate"
 	"compress/gzip"
 	"compress/zlib"
+	"errors"
 	"io"
 	"strings"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
 )
 
 // maxInflatedBytes bounds how much of one compressed body is decompressed
@@ -30,6 +33,7 @@ func inflatable(encoding string) bool {
 type inflater struct {
 	pw   *io.PipeWriter
 	done chan struct{}
+	err  error // why decompression stopped early; read after done
 }
 
 func newInflater(encoding string, scan io.Writer) *inflater {
@@ -42,9 +46,13 @@ func newInflater(encoding string, scan io.Writer) *inflater {
 		defer func() { _, _ = io.Copy(io.Discard, pr) }()
 		r, err := decompressor(strings.ToLower(strings.TrimSpace(encoding)), pr)
 		if err != nil {
+			inf.err = err
 			return
 		}
-		_, _ = io.Copy(scan, io.LimitReader(r, maxInflatedBytes))
+		_, err = io.Copy(scan, io.LimitReader(r, maxInflatedBytes))
+		if err != nil && !errors.Is(err, sessiontracker.ErrScanLimit) {
+			inf.err = err
+		}
 	}()
 	return inf
 }
@@ -72,8 +80,10 @@ func (inf *inflater) Write(p []byte) (int, error) {
 	return inf.pw.Write(p)
 }
 
-// Close ends the body and waits until everything was scanned.
-func (inf *inflater) Close() {
+// Close ends the body, waits until everything was scanned, and reports
+// a body that did not decompress.
+func (inf *inflater) Close() error {
 	_ = inf.pw.Close()
 	<-inf.done
+	return inf.err
 }

@@ -61,7 +61,8 @@ func TestCompressedBodiesAreScanned(t *testing.T) {
 // A body that claims gzip but is not is passed on whole; the scan stops.
 func TestCorruptCompressedBodyPassesThrough(t *testing.T) {
 	inner := httptest.NewRecorder()
-	rw := testHandler().watchResponse(inner)
+	h := testHandler()
+	rw := h.watchResponse(inner)
 	rw.Header().Set("Content-Type", "text/html")
 	rw.Header().Set("Content-Encoding", "gzip")
 	junk := bytes.Repeat([]byte("not gzip at all "), 10000)
@@ -69,4 +70,5 @@ func TestCorruptCompressedBodyPassesThrough(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rw.finish(nil))
 	assert.Equal(t, junk, inner.Body.Bytes())
+	assert.Equal(t, int64(1), h.state.refused.counts()["body_unreadable"], "the unreadable body is counted")
 }

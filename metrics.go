@@ -123,7 +123,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	sessions := 0
 	var found [sourceCount]uint64
 	var ended [len(endReasons) + 1]uint64
-	var refused [refusalCount]uint64
+	var refused [refusalKinds]int64
+	var idsPerSession int64
 	calls := make(map[string]uint64, len(seededStatuses))
 	for _, s := range seededStatuses {
 		calls[s] = 0
@@ -140,8 +141,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ended[i] += st.counts.ended[i].Load()
 		}
 		for i := range refused {
-			refused[i] += st.counts.refused[i].Load()
+			refused[i] += st.refused[i].Load()
 		}
+		idsPerSession += st.tracker.Counts().RefusedIDs
 		s := st.cleaner.Stats()
 		for status, n := range s.Calls {
 			calls[status] += n
@@ -190,8 +192,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descMaintenance, maintenance)
 	gauge(descAuthRefused, authRefused)
 	for i, name := range refusalNames {
-		counter(descRefused, refused[i], name)
+		counter(descRefused, uint64(max(refused[i], 0)), name)
 	}
+	counter(descRefused, uint64(max(idsPerSession, 0)), refusedIDsPerSession)
 }
 
 // Interface guards

@@ -204,7 +204,7 @@ func TestMetricsCountRefusedInputs(t *testing.T) {
 	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir()}
 	reg, _ := provisionLoaded(t, h)
 
-	serveForTest(t, h, "", "", "/form", idHeader(regressionID1), nil) // no session: untracked
+	serveForTest(t, h, "", "", "/form", idHeader(regressionID1), nil) // no session
 	serveForTest(t, h, "S1", strings.Repeat("u", 300), "/form", idHeader(regressionID2), nil)
 	serveForTest(t, h, "S1", "", "/page", nil, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
@@ -213,7 +213,7 @@ func TestMetricsCountRefusedInputs(t *testing.T) {
 	})
 
 	for kind, want := range map[string]float64{
-		"untracked": 1, "user_invalid": 1, "compressed": 1, "sessions_full": 0,
+		"id_without_session": 1, "user_invalid": 1, "body_not_scanned": 1, "ids_per_session": 0,
 	} {
 		assert.Equal(t, want, metricValue(t, reg, "inputs_refused_total", "kind", kind), kind)
 	}
@@ -250,10 +250,10 @@ func TestMetricsShowPausesAndBacklog(t *testing.T) {
 
 // An end under a reason the label list does not know counts as other.
 func TestCountEndedUnknownReason(t *testing.T) {
-	st := &state{}
+	st := &state{tracker: sessiontracker.New(sessiontracker.Config{})}
 	st.countEnded(sessiontracker.ReasonIdle)
 	st.countEnded("something_new")
-	counts := st.counts.byName()
+	counts := st.countsByName()
 	assert.Equal(t, uint64(1), counts.Ended["idle"])
 	assert.Equal(t, uint64(1), counts.Ended[reasonOther])
 }
@@ -271,7 +271,7 @@ func assertBoundedLabels(t *testing.T, g prometheus.Gatherer) {
 	}
 	allowed := map[string][]string{
 		"source": sourceNames[:],
-		"kind":   refusalNames[:],
+		"kind":   append(refusalNames[:], refusedIDsPerSession),
 		"reason": reasons,
 	}
 	families, err := g.Gather()

@@ -32,7 +32,13 @@ const (
 	DefaultIDHeader      = "webappIdentifier"
 	DefaultIdleTimeout   = 30 * time.Minute
 	DefaultMaxLifetime   = 12 * time.Hour
-	defaultUser          = "{http.auth.user.id}"
+
+	DefaultMaxSessions      = 100_000
+	DefaultMaxIDsPerSession = 256
+	DefaultMaxCookieLength  = 512
+	DefaultMaxIDLength      = sessiontracker.MaxEntryIDLength
+	DefaultMaxScanBytes     = 16 << 20
+	defaultUser             = "{http.auth.user.id}"
 )
 
 // Handler tracks browser sessions in front of an INUBIT web application
@@ -152,6 +158,33 @@ type Handler struct {
 	// Storage to keep one queue across endpoint changes.
 	Storage string `json:"storage,omitempty"`
 
+	// MaxSessions bounds the browser sessions tracked at once. When a
+	// new session would go over it, the least recently seen sessions
+	// (the excess and another hundredth of the bound) end early and
+	// their entries are cleared, as after an idle timeout: the bound
+	// never drops an entry. Default: 100000.
+	MaxSessions int `json:"max_sessions,omitempty"`
+
+	// MaxIDsPerSession bounds the entry IDs one session keeps. IDs past
+	// it are refused (counted, and logged once) and stay in INUBIT's
+	// queue; IDs already kept are never dropped. Default: 256.
+	MaxIDsPerSession int `json:"max_ids_per_session,omitempty"`
+
+	// MaxCookieLength is the longest session cookie value considered, in
+	// bytes. A longer value counts as no session cookie (and is counted);
+	// the request passes on untouched. Default: 512.
+	MaxCookieLength int `json:"max_cookie_length,omitempty"`
+
+	// MaxIDLength is the longest entry ID kept, in bytes; longer ones are
+	// refused and counted. At most 512, which is also the default.
+	MaxIDLength int `json:"max_id_length,omitempty"`
+
+	// MaxScanBytes is how much of one response body is scanned for entry
+	// IDs, counted after decompression; the rest passes on unscanned and
+	// the response is counted. Default: 16 MiB. Caddyfile: a size such
+	// as 16MiB or 500kB.
+	MaxScanBytes int64 `json:"max_scan_bytes,omitempty"`
+
 	logger     *zap.Logger
 	state      *state
 	stateKey   string
@@ -199,6 +232,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxLifetime == 0 {
 		h.MaxLifetime = caddy.Duration(DefaultMaxLifetime)
 	}
+	h.fillLimitDefaults()
 
 	if err := h.check(); err != nil {
 		return err
@@ -267,21 +301,18 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := h.now()
 	obs := sessiontracker.Observation{}
-	if value, ok := h.sessionCookie(r); ok {
-		obs.Key, obs.HasKey = h.state.hasher.Key(value), true
+	if key, ok := h.sessionKey(r); ok {
+		obs.Key, obs.HasKey = key, true
 		h.state.tracker.Touch(now, obs.Key)
 	}
 	obs.IDs = h.requestIDs(r, obs.IDs)
 	// Match before next: handle_path and uri rewrite r.URL in place.
-	logout := false
-	if len(h.logoutPath) > 0 {
-		logout, _ = h.logoutPath.MatchWithError(r)
-	}
+	logout := len(h.logoutPath) > 0 && h.isLogout(r)
 
 	rw := h.watchResponse(w)
 	defer rw.stopInflating() // also when next panics
 	err := next.ServeHTTP(rw, r)
-	obs.IDs = rw.finish(obs.IDs)
+	obs.IDs = h.keepShortIDs(rw.finish(obs.IDs))
 
 	if rw.cookie.set {
 		obs.NewKey, obs.HasNewKey = h.state.hasher.Key(rw.cookie.value), true
@@ -290,7 +321,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	obs.Logout = logout && err == nil
 	if !obs.HasKey && !obs.HasNewKey {
 		if len(obs.IDs) > 0 {
-			h.state.refused(refusedUntracked, len(obs.IDs))
+			h.state.refused.add(refusedUntracked, len(obs.IDs))
 		}
 		return err
 	}
@@ -299,6 +330,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.state.dispatch(ended)
 	}
 	return err
+}
+
+// isLogout reports whether the request matches a logout route, also
+// when Tomcat's URL rewriting put the session into the path
+// (/logout;jsessionid=…).
+func (h *Handler) isLogout(r *http.Request) bool {
+	if path := withoutSessionParam(r.URL.Path, h.pathParamName()); path != r.URL.Path {
+		u := *r.URL
+		u.Path, u.RawPath = path, ""
+		r = r.WithContext(r.Context())
+		r.URL = &u
+	}
+	match, _ := h.logoutPath.MatchWithError(r)
+	return match
 }
 
 // Interface guards

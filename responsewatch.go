@@ -37,6 +37,14 @@ type cookieChange struct {
 
 var scannerPool = sync.Pool{New: func() any { return new(sessiontracker.Scanner) }}
 
+// newScanner takes a scanner from the pool, set to the handler's bounds.
+func (h *Handler) newScanner() *sessiontracker.Scanner {
+	s := scannerPool.Get().(*sessiontracker.Scanner)
+	s.MaxBytes = h.MaxScanBytes
+	s.MaxIDs = h.MaxIDsPerSession
+	return s
+}
+
 func (h *Handler) watchResponse(w http.ResponseWriter) *responseWatcher {
 	return &responseWatcher{
 		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
@@ -60,13 +68,13 @@ func (rw *responseWatcher) WriteHeader(status int) {
 	rw.cookie = sessionCookieChange(header["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
 	switch scannable(header, status) {
 	case scanBody:
-		rw.scanner = scannerPool.Get().(*sessiontracker.Scanner)
+		rw.scanner = rw.h.newScanner()
 	case skipCompressed:
 		if !inflatable(header.Get("Content-Encoding")) {
 			rw.h.state.noteCompressed(rw.h.logger)
 			break
 		}
-		rw.scanner = scannerPool.Get().(*sessiontracker.Scanner)
+		rw.scanner = rw.h.newScanner()
 		rw.inflate = newInflater(header.Get("Content-Encoding"), rw.scanner)
 	}
 	rw.ResponseWriterWrapper.WriteHeader(status)
@@ -115,9 +123,16 @@ func (rw *responseWatcher) finish(ids []string) []string {
 		// Nothing was written: net/http sends the header as it is now.
 		rw.cookie = sessionCookieChange(rw.Header()["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
 	}
-	rw.stopInflating()
+	unreadable := rw.inflate != nil && rw.inflate.Close() != nil
+	rw.inflate = nil
 	if rw.scanner == nil {
 		return ids
+	}
+	if unreadable {
+		rw.h.state.refused.add(refusedBodyUnreadable, 1)
+	}
+	if rw.scanner.Truncated() {
+		rw.h.state.noteScanLimit(rw.h.logger, rw.h.MaxScanBytes)
 	}
 	n := len(ids)
 	ids = append(ids, rw.scanner.IDs()...)
@@ -131,7 +146,7 @@ func (rw *responseWatcher) finish(ids []string) []string {
 // stopInflating ends a decompressing scan, if one runs, and waits for it.
 func (rw *responseWatcher) stopInflating() {
 	if rw.inflate != nil {
-		rw.inflate.Close()
+		_ = rw.inflate.Close()
 		rw.inflate = nil
 	}
 }

@@ -12,14 +12,19 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 )
 
 const testID = "webform@@@OrderWAC/form_orderentry(2)_orderapp@@@10020.xml"
 
 var testNow = time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
 
+// testHandler is a handler with default bounds and a bare state that
+// only counts refusals.
 func testHandler() *Handler {
-	return &Handler{SessionCookie: "JSESSIONID", now: func() time.Time { return testNow }}
+	h := &Handler{SessionCookie: "JSESSIONID", now: func() time.Time { return testNow }, state: &state{}, logger: zap.NewNop()}
+	h.fillLimitDefaults()
+	return h
 }
 
 // spyWriter records whether its ReadFrom ran.
@@ -183,4 +188,18 @@ func TestScannable(t *testing.T) {
 			assert.Equal(t, tc.want, scannable(h, tc.status))
 		})
 	}
+}
+
+func TestBodyPastMaxScanBytesIsPassedOnUnscannedAndCounted(t *testing.T) {
+	h := testHandler()
+	h.MaxScanBytes = 100
+	inner := httptest.NewRecorder()
+	rw := h.watchResponse(inner)
+	rw.Header().Set("Content-Type", "text/html")
+	body := strings.Repeat("x", 120) + `<input value="` + testID + `">`
+	_, err := rw.Write([]byte(body))
+	require.NoError(t, err, "the client's write never fails because of the scan")
+	assert.Empty(t, rw.finish(nil), "IDs past the bound are not collected")
+	assert.Equal(t, body, inner.Body.String())
+	assert.Equal(t, int64(1), h.state.refused.counts()["scan_limit"])
 }

@@ -62,11 +62,19 @@ type state struct {
 	attached []*attachment
 	lastID   uint64
 
-	// counts are the event counters behind the metrics; they include
-	// IDs that could not be attributed to a session and compressed
-	// responses passed unscanned, the first of which is logged.
-	counts         counters
-	compressedOnce sync.Once
+	// counts are the event counters behind the metrics that the
+	// refusals and the tracker do not keep.
+	counts counters
+	// refused counts inputs the handler could not use, by kind.
+	refused refusals
+	// warned makes some refusals log once per state.
+	compressedOnce, scanLimitOnce sync.Once
+	// lastEvictLog rate-limits the warning about max_sessions.
+	lastEvictLog atomic.Int64
+	// refusedIDsLogged is the count of IDs refused by
+	// max_ids_per_session at the last warning, and when it was given.
+	refusedIDsLogged   int64
+	refusedIDsLoggedAt time.Time
 
 	cancel context.CancelFunc
 	done   sync.WaitGroup
@@ -99,6 +107,7 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 	st.logger.Store(logger)
 	st.settings.Store(&ts)
 	st.tracker.SetNotify(st.changed)
+	st.tracker.SetEvict(st.evicted)
 
 	// live sessions of the previous run
 	restored := 0
@@ -114,6 +123,7 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 		db.Close()
 		return nil, fmt.Errorf("loading stored state: %w", err)
 	}
+	st.tracker.EnforceMaxSessions() // max_sessions may have been lowered
 	if pending := st.cleaner.Pending(); restored > 0 || len(pending) > 0 {
 		logger.Info("resumed stored state", zap.String("storage", dir),
 			zap.Int("sessions", restored), zap.Int("users_with_pending_clears", len(pending)))
@@ -270,6 +280,7 @@ func (st *state) sweep(ctx context.Context) {
 				}
 			}
 		case <-timer.C:
+			st.warnFullSessions()
 			swept := st.tracker.Sweep(time.Now())
 			ended := make([]*sessiontracker.Ended, len(swept))
 			for i := range swept {
@@ -310,15 +321,63 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 	}
 }
 
+// evictLogInterval is the least time between two warnings that
+// max_sessions was reached.
+const evictLogInterval = time.Minute
+
+// evicted queues sessions the tracker ended to keep within max_sessions,
+// warning at most once a minute.
+func (st *state) evicted(ended []sessiontracker.Ended) {
+	now := time.Now().UnixNano()
+	last := st.lastEvictLog.Load()
+	if now-last >= int64(evictLogInterval) && st.lastEvictLog.CompareAndSwap(last, now) {
+		st.logger.Load().Warn("max_sessions reached: the least recently seen sessions were ended early "+
+			"and their entries queued for clearing. Raise max_sessions if this is normal traffic, "+
+			"or look for a client inventing session cookies",
+			zap.Int("ended_now", len(ended)), zap.Int64("ended_since_start", st.tracker.Counts().Evicted))
+	}
+	batch := make([]*sessiontracker.Ended, len(ended))
+	for i := range ended {
+		batch[i] = &ended[i]
+	}
+	st.dispatch(batch...)
+}
+
+// warnFullSessions warns, at most once a minute, when sessions refused
+// entry IDs because they reached max_ids_per_session. Only the sweeper
+// calls it.
+func (st *state) warnFullSessions() {
+	refused := st.tracker.Counts().RefusedIDs
+	if refused == st.refusedIDsLogged || time.Since(st.refusedIDsLoggedAt) < evictLogInterval {
+		return
+	}
+	st.logger.Load().Warn("sessions reached max_ids_per_session: further entry IDs of those sessions are not "+
+		"collected and stay in INUBIT's queue. Raise max_ids_per_session if users really open that many forms",
+		zap.Int64("refused_since_last_warning", refused-st.refusedIDsLogged),
+		zap.Int64("refused_since_start", refused))
+	st.refusedIDsLogged, st.refusedIDsLoggedAt = refused, time.Now()
+}
+
 // noteCompressed counts a compressed text response that was not
 // scanned, and warns once per state.
 func (st *state) noteCompressed(logger *zap.Logger) {
-	st.refused(refusedCompressed, 1)
+	st.refused.add(refusedCompressed, 1)
 	st.compressedOnce.Do(func() {
 		logger.Warn("text responses in an encoding other than gzip or deflate (br, zstd) are passed " +
 			"through without scanning for entry IDs; entries seen only in such pages are missed. " +
 			"Remove Accept-Encoding towards the upstream (reverse_proxy { header_up -Accept-Encoding }) " +
 			"and compress with encode, which runs outside this handler")
+	})
+}
+
+// noteScanLimit counts a response body scanned only up to max_scan_bytes
+// and warns once per state.
+func (st *state) noteScanLimit(logger *zap.Logger, limit int64) {
+	st.refused.add(refusedScanLimit, 1)
+	st.scanLimitOnce.Do(func() {
+		logger.Warn("a response body was longer than max_scan_bytes; entry IDs past that point are "+
+			"not collected (counted as refused kind scan_limit). Raise max_scan_bytes if INUBIT pages are that large",
+			zap.Int64("max_scan_bytes", limit))
 	})
 }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: formatting, vet, and every test with the
 # race detector. The integration tests start Caddy in-process on free
-# loopback ports.
+# loopback ports; the browser tests need Debian's Chromium, which this
+# script installs when it is missing (as root), unless
+# INUBIT_BROWSER_TEST=skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,11 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+if [ "${INUBIT_BROWSER_TEST:-}" != "skip" ]; then
+	echo "== chromium for browsertest/"
+	bash scripts/install-browser.sh
+fi
 
 echo "== go test -race"
 go test -race -count=1 ./...

@@ -62,6 +62,7 @@ func (t *Tracker) Restore(snap Snapshot) {
 	if s == nil {
 		s = &session{started: snap.Started, lastSeen: snap.LastSeen, savedSeen: snap.LastSeen}
 		sh.sessions[snap.Key] = s
+		t.live.Add(1)
 	}
 	if snap.Started.Before(s.started) {
 		s.started = snap.Started
@@ -72,7 +73,9 @@ func (t *Tracker) Restore(snap Snapshot) {
 	if s.user == "" {
 		s.user = snap.User
 	}
+	// Stored entries are kept whatever the limit: they were accepted
+	// under an earlier config and must still be cleared.
 	for _, e := range snap.Entries {
-		s.add(e.ID, e.User)
+		t.add(s, e.ID, e.User, 0)
 	}
 }

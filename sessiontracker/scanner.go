@@ -1,6 +1,9 @@
 package sessiontracker
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+)
 
 // DefaultMaxIDs is how many distinct IDs a Scanner keeps when its MaxIDs
 // field is zero.
@@ -51,10 +54,15 @@ type Scanner struct {
 	// MaxIDs caps how many distinct IDs the scanner keeps; IDs found once
 	// the cap is reached are counted by Dropped. Default: DefaultMaxIDs.
 	MaxIDs int
+	// MaxBytes caps how many bytes of a body are scanned; Write refuses
+	// the rest with ErrScanLimit. Zero: no cap.
+	MaxBytes int64
 
-	ids     []string
-	seen    map[string]struct{}
-	dropped int
+	scanned   int64
+	truncated bool
+	ids       []string
+	seen      map[string]struct{}
+	dropped   int
 
 	// carry holds what the next Write needs: a candidate that starts at
 	// carry[0] and is still being read by m (pending), or the end of the
@@ -64,9 +72,22 @@ type Scanner struct {
 	m       idMatcher
 }
 
-// Write scans p. It keeps no reference to p and always returns len(p), nil.
+// ErrScanLimit is returned by Write once MaxBytes have been scanned.
+var ErrScanLimit = errors.New("scan limit reached")
+
+// Write scans p. It keeps no reference to p. It returns len(p), nil,
+// except past MaxBytes, where it scans what fits and reports
+// ErrScanLimit, so that a copy into the Scanner stops there.
 func (s *Scanner) Write(p []byte) (int, error) {
 	n := len(p)
+	var err error
+	if s.MaxBytes > 0 {
+		if left := s.MaxBytes - s.scanned; int64(len(p)) > left {
+			p, err = p[:max(left, 0)], ErrScanLimit
+			s.truncated = true
+		}
+		s.scanned += int64(len(p))
+	}
 
 	// Feed the carry in small steps until it is resolved, so that a large
 	// chunk is only copied as far as a pending candidate reaches.
@@ -85,7 +106,12 @@ func (s *Scanner) Write(p []byte) (int, error) {
 		s.reserve(len(p) - keep)
 		s.carry = append(s.carry, p[keep:]...)
 	}
-	return n, nil
+	return n, err
+}
+
+// Truncated reports whether a Write went past MaxBytes.
+func (s *Scanner) Truncated() bool {
+	return s.truncated
 }
 
 // reserve makes room for n more bytes in the carry. Most bodies never carry
@@ -117,8 +143,10 @@ func (s *Scanner) Dropped() int {
 }
 
 // Reset empties the scanner for the next body and keeps its buffers, so
-// that scanners can be recycled through a sync.Pool. MaxIDs is kept.
+// that scanners can be recycled through a sync.Pool. MaxIDs and MaxBytes
+// are kept.
 func (s *Scanner) Reset() {
+	s.scanned, s.truncated = 0, false
 	clear(s.ids)
 	s.ids = s.ids[:0]
 	clear(s.seen)

@@ -255,3 +255,25 @@ func TestScannerWriteDoesNotAllocate(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 }
+
+func TestScannerStopsAtMaxBytes(t *testing.T) {
+	page := []byte(`<input value="` + idA + `"> filler filler <input value="` + idB + `">`)
+	cut := int64(len(page) - 10) // the second ID lies past the cap
+
+	s := &Scanner{MaxBytes: cut}
+	n, err := s.Write(page[:20])
+	require.NoError(t, err)
+	assert.Equal(t, 20, n)
+	n, err = s.Write(page[20:])
+	assert.ErrorIs(t, err, ErrScanLimit)
+	assert.Equal(t, len(page)-20, n, "the caller is told every byte was taken")
+	assert.Equal(t, []string{idA}, s.IDs())
+	assert.True(t, s.Truncated())
+
+	s.Reset()
+	s.MaxBytes = int64(len(page))
+	_, err = s.Write(page)
+	require.NoError(t, err, "a body exactly at the cap is scanned whole")
+	assert.False(t, s.Truncated())
+	assert.Equal(t, []string{idA, idB}, s.IDs())
+}

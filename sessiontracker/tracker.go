@@ -7,6 +7,7 @@ package sessiontracker
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,7 @@ const (
 	ReasonCookieDeleted Reason = "cookie_deleted" // the upstream expired the session cookie
 	ReasonIdle          Reason = "idle"           // no request for the idle timeout
 	ReasonMaxLifetime   Reason = "max_lifetime"   // the session outlived the maximum lifetime
+	ReasonEvicted       Reason = "evicted"        // ended early to keep within MaxSessions
 )
 
 // Entry is one collected entry ID with the user known when it was
@@ -71,6 +73,14 @@ type Config struct {
 	// MaxLifetime ends a session this long after its first request.
 	// Zero disables it.
 	MaxLifetime time.Duration
+	// MaxSessions bounds the live sessions. When a new session would
+	// exceed it, the least recently seen sessions are ended early (with
+	// ReasonEvicted) and handed to the evict function, so that their
+	// entries are cleared, not lost. Zero: no bound.
+	MaxSessions int
+	// MaxIDsPerSession bounds the entries one session keeps; further
+	// IDs are refused and counted. Zero: no bound.
+	MaxIDsPerSession int
 }
 
 const shardCount = 32
@@ -83,8 +93,28 @@ type Tracker struct {
 	// notify, if set, is called (under a shard lock, so it must not
 	// block) whenever a session changed in a way worth storing.
 	notify func()
+	// evict receives the sessions ended to keep within MaxSessions.
+	evict func([]Ended)
+	// evictMu lets one caller at a time trim the sessions.
+	evictMu sync.Mutex
+
+	live       atomic.Int64 // sessions in all shards
+	refusedIDs atomic.Int64 // IDs refused by MaxIDsPerSession
+	evicted    atomic.Int64 // sessions ended by MaxSessions
 
 	shards [shardCount]shard
+}
+
+// Counts are the Tracker's running totals.
+type Counts struct {
+	Live       int64 // sessions tracked now
+	RefusedIDs int64 // IDs refused since start because a session was full
+	Evicted    int64 // sessions ended early since start to keep within MaxSessions
+}
+
+// Counts returns the running totals.
+func (t *Tracker) Counts() Counts {
+	return Counts{Live: t.live.Load(), RefusedIDs: t.refusedIDs.Load(), Evicted: t.evicted.Load()}
 }
 
 type shard struct {
@@ -118,6 +148,12 @@ func New(cfg Config) *Tracker {
 // Call it before the Tracker is used.
 func (t *Tracker) SetNotify(fn func()) { t.notify = fn }
 
+// SetEvict sets the function that receives sessions ended early to keep
+// within MaxSessions. It is called outside the Tracker's locks, by the
+// goroutine whose new session went over the bound. Call it before the
+// Tracker is used.
+func (t *Tracker) SetEvict(fn func([]Ended)) { t.evict = fn }
+
 // SetConfig replaces the limits; they apply to live sessions at the next
 // sweep.
 func (t *Tracker) SetConfig(cfg Config) {
@@ -135,16 +171,7 @@ func (t *Tracker) config() Config {
 func (t *Tracker) shardOf(k Key) *shard { return &t.shards[k[0]%shardCount] }
 
 // Len returns the number of live sessions.
-func (t *Tracker) Len() int {
-	n := 0
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		n += len(s.sessions)
-		s.mu.Unlock()
-	}
-	return n
-}
+func (t *Tracker) Len() int { return int(t.live.Load()) }
 
 // Observe records what one request showed. It returns the session that
 // this request ended, if any. An observation without any session key is
@@ -158,7 +185,9 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		if obs.HasNewKey && (!obs.HasKey || obs.NewKey != obs.Key) {
 			// The upstream ended one session and started the next
 			// one in the same response.
-			t.touch(now, obs.NewKey, obs.User, nil, true)
+			if t.touch(now, obs.NewKey, obs.User, nil, true) {
+				t.enforceMaxSessions()
+			}
 		}
 		return ended
 	}
@@ -174,7 +203,9 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		// Set-Cookie from the upstream needs no session: this keeps
 		// floods of made-up cookie values out of memory and the store.
 		create := obs.HasNewKey || obs.User != "" || len(obs.IDs) > 0
-		t.touch(now, current, obs.User, obs.IDs, create)
+		if t.touch(now, current, obs.User, obs.IDs, create) {
+			t.enforceMaxSessions()
+		}
 	}
 	return nil
 }
@@ -195,19 +226,22 @@ func (t *Tracker) Touch(now time.Time, k Key) {
 }
 
 // touch refreshes a session, creating it if create is set, and adds the
-// IDs to it.
-func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create bool) {
+// IDs to it. It reports whether it created the session.
+func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create bool) (created bool) {
+	limit := t.config().MaxIDsPerSession
 	sh := t.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.sessions[k]
 	if s == nil && !create {
-		return
+		return false
 	}
 	changed := s == nil
 	if s == nil {
 		s = &session{started: now}
 		sh.sessions[k] = s
+		t.live.Add(1)
+		created = true
 	}
 	if now.After(s.lastSeen) {
 		s.lastSeen = now
@@ -218,7 +252,7 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 		changed = true
 	}
 	for _, id := range ids {
-		changed = s.add(id, user) || changed
+		changed = t.add(s, id, user, limit) || changed
 	}
 	if changed {
 		sh.changed[k] = true
@@ -226,12 +260,13 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 			t.notify()
 		}
 	}
+	return created
 }
 
-// add keeps id once per session and reports whether the session
-// changed. Sessions hold few IDs, so a linear scan beats a map in both
-// time and memory.
-func (s *session) add(id, user string) bool {
+// add keeps id once per session, up to limit entries (0: no limit), and
+// reports whether the session changed. Sessions hold few IDs, so a
+// linear scan beats a map in both time and memory.
+func (t *Tracker) add(s *session, id, user string, limit int) bool {
 	for i := range s.entries {
 		if s.entries[i].ID == id {
 			if s.entries[i].User == "" && user != "" {
@@ -240,6 +275,10 @@ func (s *session) add(id, user string) bool {
 			}
 			return false
 		}
+	}
+	if limit > 0 && len(s.entries) >= limit {
+		t.refusedIDs.Add(1)
+		return false
 	}
 	s.entries = append(s.entries, Entry{ID: id, User: user})
 	return true
@@ -254,6 +293,7 @@ func (t *Tracker) rotate(from, to Key) {
 	delete(src.sessions, from)
 	if s != nil {
 		src.changed[from] = false
+		t.live.Add(-1)
 	}
 	src.mu.Unlock()
 	if s == nil {
@@ -270,6 +310,7 @@ func (t *Tracker) rotate(from, to Key) {
 	existing := dst.sessions[to]
 	if existing == nil {
 		dst.sessions[to] = s
+		t.live.Add(1)
 		return
 	}
 	if s.started.Before(existing.started) {
@@ -278,8 +319,9 @@ func (t *Tracker) rotate(from, to Key) {
 	if existing.user == "" {
 		existing.user = s.user
 	}
+	// Entries once accepted are kept, whatever the limit.
 	for _, e := range s.entries {
-		existing.add(e.ID, e.User)
+		t.add(existing, e.ID, e.User, 0)
 	}
 }
 
@@ -292,7 +334,10 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	sh := t.shardOf(obs.Key)
 	sh.mu.Lock()
 	s := sh.sessions[obs.Key]
-	delete(sh.sessions, obs.Key)
+	if s != nil {
+		delete(sh.sessions, obs.Key)
+		t.live.Add(-1)
+	}
 	delete(sh.changed, obs.Key) // the store learns of the end from Ended
 	sh.mu.Unlock()
 	if s == nil {
@@ -305,8 +350,9 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	if obs.User != "" {
 		s.user = obs.User
 	}
+	limit := t.config().MaxIDsPerSession
 	for _, id := range obs.IDs {
-		s.add(id, obs.User)
+		t.add(s, id, obs.User, limit)
 	}
 	return s.ended(obs.Key, reason)
 }
@@ -341,10 +387,20 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 			if reason != "" {
 				delete(sh.sessions, k)
 				delete(sh.changed, k)
+				t.live.Add(-1)
 				out = append(out, *s.ended(k, reason))
 			}
 		}
 		sh.mu.Unlock()
 	}
 	return out
+}
+
+// Has reports whether k is a live session.
+func (t *Tracker) Has(k Key) bool {
+	sh := t.shardOf(k)
+	sh.mu.Lock()
+	_, ok := sh.sessions[k]
+	sh.mu.Unlock()
+	return ok
 }

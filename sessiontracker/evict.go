@@ -1,0 +1,94 @@
+package sessiontracker
+
+import (
+	"container/heap"
+	"time"
+)
+
+// evictHeadroom is the share of MaxSessions ended beyond the excess when
+// the bound is hit, so that a flood of new sessions trims the table once
+// per hundredth of its size instead of on every request.
+const evictHeadroom = 100
+
+// enforceMaxSessions ends the least recently seen sessions while more
+// than MaxSessions are live. Only one caller trims at a time; others go
+// on, so the bound may be passed briefly by the requests in flight.
+func (t *Tracker) enforceMaxSessions() {
+	limit := t.config().MaxSessions
+	if limit <= 0 || t.live.Load() <= int64(limit) {
+		return
+	}
+	if !t.evictMu.TryLock() {
+		return
+	}
+	defer t.evictMu.Unlock()
+	excess := int(t.live.Load()) - limit
+	if excess <= 0 {
+		return
+	}
+	victims := t.leastRecentlySeen(excess + limit/evictHeadroom)
+	ended := make([]Ended, 0, len(victims))
+	for _, v := range victims {
+		sh := t.shardOf(v.key)
+		sh.mu.Lock()
+		s := sh.sessions[v.key]
+		// A session seen again since it was picked stays.
+		if s != nil && s.lastSeen.Equal(v.lastSeen) {
+			delete(sh.sessions, v.key)
+			delete(sh.changed, v.key)
+			t.live.Add(-1)
+			ended = append(ended, *s.ended(v.key, ReasonEvicted))
+		}
+		sh.mu.Unlock()
+	}
+	t.evicted.Add(int64(len(ended)))
+	if len(ended) > 0 && t.evict != nil {
+		t.evict(ended)
+	}
+}
+
+// EnforceMaxSessions ends sessions over MaxSessions, as a new session
+// does; call it after restoring stored sessions under a lower bound.
+func (t *Tracker) EnforceMaxSessions() { t.enforceMaxSessions() }
+
+// candidate is a session that may be evicted.
+type candidate struct {
+	key      Key
+	lastSeen time.Time
+}
+
+// newestFirst is a max-heap on lastSeen: its top is the most recently
+// seen of the n oldest sessions found so far.
+type newestFirst []candidate
+
+func (h newestFirst) Len() int           { return len(h) }
+func (h newestFirst) Less(i, j int) bool { return h[i].lastSeen.After(h[j].lastSeen) }
+func (h newestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *newestFirst) Push(x any)        { *h = append(*h, x.(candidate)) }
+func (h *newestFirst) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
+}
+
+// leastRecentlySeen returns up to n sessions that were seen least
+// recently, in one pass over the shards and with memory for n only.
+func (t *Tracker) leastRecentlySeen(n int) []candidate {
+	h := make(newestFirst, 0, n)
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for k, s := range sh.sessions {
+			switch {
+			case len(h) < n:
+				heap.Push(&h, candidate{k, s.lastSeen})
+			case s.lastSeen.Before(h[0].lastSeen):
+				h[0] = candidate{k, s.lastSeen}
+				heap.Fix(&h, 0)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return h
+}
