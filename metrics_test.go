@@ -201,11 +201,12 @@ func TestMetricsSumStoragesOfOneConfig(t *testing.T) {
 // the fixed kinds appear.
 func TestMetricsCountRefusedInputs(t *testing.T) {
 	_, srv := newStubINUBIT(t)
-	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir()}
+	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir(), MaxIDsPerSession: 1}
 	reg, _ := provisionLoaded(t, h)
 
 	serveForTest(t, h, "", "", "/form", idHeader(regressionID1), nil) // no session
 	serveForTest(t, h, "S1", strings.Repeat("u", 300), "/form", idHeader(regressionID2), nil)
+	serveForTest(t, h, "S1", "", "/form", idHeader(regressionID1), nil) // over max_ids_per_session
 	serveForTest(t, h, "S1", "", "/page", nil, func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.Header().Set("Content-Encoding", "br")
@@ -213,11 +214,27 @@ func TestMetricsCountRefusedInputs(t *testing.T) {
 	})
 
 	for kind, want := range map[string]float64{
-		"id_without_session": 1, "user_invalid": 1, "body_not_scanned": 1, "ids_per_session": 0,
+		"id_without_session": 1, "user_invalid": 1, "body_not_scanned": 1, "ids_per_session": 1,
+		"cookie_too_long": 0,
 	} {
 		assert.Equal(t, want, metricValue(t, reg, "inputs_refused_total", "kind", kind), kind)
 	}
 	assertBoundedLabels(t, reg)
+}
+
+// A session pushed out by max_sessions counts as ended with reason
+// evicted.
+func TestMetricsCountEvictedSessions(t *testing.T) {
+	stub, srv := newStubINUBIT(t)
+	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir(), MaxSessions: 1}
+	reg, _ := provisionLoaded(t, h)
+	base, step := time.Now(), 0
+	h.now = func() time.Time { step++; return base.Add(time.Duration(step) * time.Second) }
+	serveForTest(t, h, "S1", "anna", "/form", idHeader(regressionID1), nil)
+	serveForTest(t, h, "S2", "ben", "/form", idHeader(regressionID2), nil)
+	require.Len(t, waitCalls(stub, 1, 5*time.Second), 1)
+	assert.Equal(t, 1.0, metricValue(t, reg, "sessions_ended_total", "reason", "evicted"))
+	assert.Equal(t, 1.0, metricValue(t, reg, "sessions_tracked"))
 }
 
 // INUBIT in maintenance shows in the pause gauge and the backlog; a
