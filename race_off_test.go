@@ -1,0 +1,5 @@
+//go:build !race
+
+package inubitsessions
+
+const raceEnabled = false
