@@ -1,5 +1,0 @@
-//go:build !race
-
-package inubitsessions
-
-const raceEnabled = false
