@@ -1,6 +1,7 @@
 package inubitsessions
 
 import (
+	"iter"
 	"net/http"
 	"strings"
 
@@ -37,28 +38,23 @@ func (h *Handler) sessionKey(r *http.Request) (sessiontracker.Key, bool) {
 		hasFirst bool
 		tried    int
 	)
-	for _, line := range r.Header["Cookie"] {
-		for len(line) > 0 && tried < maxSameNameCookies {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			value, ok := cookieValue(part, h.SessionCookie)
-			if !ok {
-				continue
-			}
-			if !h.usableCookieValue(value) {
-				continue
-			}
-			tried++
-			key := h.state.hasher.Key(value)
-			if !hasFirst {
-				first, hasFirst = key, true
-			}
-			if tried == 1 && !h.moreSessionCookies(line, r.Header["Cookie"]) {
+	for value, more := range namedCookies(r.Header["Cookie"], h.SessionCookie) {
+		if tried == maxSameNameCookies {
+			break
+		}
+		if !h.usableCookieValue(value) {
+			continue
+		}
+		tried++
+		key := h.state.hasher.Key(value)
+		if !hasFirst {
+			if !more {
 				return key, true // the common case: one cookie of the name
 			}
-			if h.state.tracker.Has(key) {
-				return key, true
-			}
+			first, hasFirst = key, true
+		}
+		if h.state.tracker.Has(key) {
+			return key, true
 		}
 	}
 	if hasFirst {
@@ -70,11 +66,27 @@ func (h *Handler) sessionKey(r *http.Request) (sessiontracker.Key, bool) {
 	return sessiontracker.Key{}, false
 }
 
-// moreSessionCookies reports whether another cookie of the session's
-// name may follow: in the rest of the current line, or in another Cookie
-// header line (HTTP/2 sends one per cookie).
-func (h *Handler) moreSessionCookies(rest string, lines []string) bool {
-	return len(lines) > 1 || strings.Contains(rest, h.SessionCookie)
+// namedCookies yields, in order, the values of the cookies called name in
+// the Cookie header lines, each with whether another one may follow (in
+// the rest of its line, or in a further line, as HTTP/2 sends them). It
+// reads any number of cookies in one pass without allocating.
+func namedCookies(lines []string, name string) iter.Seq2[string, bool] {
+	return func(yield func(string, bool) bool) {
+		for i, line := range lines {
+			for len(line) > 0 {
+				var pair string
+				pair, line, _ = strings.Cut(line, ";")
+				value, ok := cookieValue(pair, name)
+				if !ok {
+					continue
+				}
+				more := i < len(lines)-1 || strings.Contains(line, name)
+				if !yield(value, more) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // usableCookieValue applies the length and byte rules, counting what

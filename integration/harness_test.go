@@ -39,16 +39,24 @@ const (
 // The in-process Caddy's ports, picked free at start so that two test
 // runs on one machine do not load configs into each other's Caddy.
 var (
-	httpPort, adminPort int
-	globalConfig        string
-	siteAddress         string
+	httpPort, httpsPort, adminPort int
+	globalConfig                   string
+	siteAddress                    string
 )
 
 func TestMain(m *testing.M) {
 	os.Setenv(passwordEnv, servicePass)
-	httpPort, adminPort = freePort(), freePort()
+	httpPort, httpsPort, adminPort = freePort(), freePort(), freePort()
 	caddytest.Default.AdminPort = adminPort
-	globalConfig = fmt.Sprintf(`{
+	globalConfig = globalOptions("")
+	siteAddress = fmt.Sprintf("http://:%d", httpPort)
+	os.Exit(m.Run())
+}
+
+// globalOptions is the global options block every test config starts
+// with, plus the lines in extra.
+func globalOptions(extra string) string {
+	return fmt.Sprintf(`{
 	admin localhost:%d
 	http_port %d
 	https_port %d
@@ -56,10 +64,9 @@ func TestMain(m *testing.M) {
 	skip_install_trust
 	default_bind 127.0.0.1
 	persist_config off
+	%s
 }
-`, adminPort, httpPort, freePort())
-	siteAddress = fmt.Sprintf("http://:%d", httpPort)
-	os.Exit(m.Run())
+`, adminPort, httpPort, httpsPort, extra)
 }
 
 // freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
@@ -166,17 +173,25 @@ func (s *stack) waitCleared(t *testing.T, user string, want []string) []string {
 type browser struct {
 	t      *testing.T
 	client *http.Client
+	base   string // scheme, host and port of the site
 }
 
 func newBrowser(t *testing.T) *browser {
+	return newBrowserAt(t, fmt.Sprintf("http://127.0.0.1:%d", httpPort), nil)
+}
+
+// newBrowserAt is a browser for the site at base whose requests go
+// through transport (nil: the default one).
+func newBrowserAt(t *testing.T, base string, transport http.RoundTripper) *browser {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
-	return &browser{t: t, client: &http.Client{Jar: jar, Timeout: 10 * time.Second}}
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second, Transport: transport}
+	return &browser{t: t, client: client, base: base}
 }
 
 func (b *browser) do(method, path string, body io.Reader, header http.Header) (int, string) {
 	b.t.Helper()
-	req, err := http.NewRequest(method, fmt.Sprintf("http://127.0.0.1:%d%s", httpPort, path), body)
+	req, err := http.NewRequest(method, b.base+path, body)
 	require.NoError(b.t, err)
 	for k, v := range header {
 		req.Header[k] = v
