@@ -55,6 +55,11 @@ type userState struct {
 	// succeeded since.
 	refusedSince time.Time
 	refusals     int
+	// suspect is an entry INUBIT refused on its own that could not be
+	// parked yet, because no call had succeeded since the refusals
+	// began. The entries queued behind it are sent without it; once
+	// one of those calls succeeds, the suspect is sent alone again.
+	suspect string
 	// since is when pending last rose from zero: the start of this
 	// user's wait (see Stats.OldestPending).
 	since time.Time

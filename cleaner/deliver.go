@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,12 +49,15 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 	c.mu.Lock()
 	cfg, endpoint, client, generation := c.cfg, c.endpoint, c.client, c.generation
 	size := cfg.BatchSize
-	if u := c.users[user]; u.limit > 0 {
+	u := c.users[user]
+	if u.limit > 0 {
 		size = min(size, u.limit)
 	}
+	suspect := u.suspect
+	confirm := suspect != "" && c.lastSuccess.After(u.refusedSince)
 	c.mu.Unlock()
 
-	ids, err := c.queue.Peek(user, size)
+	ids, err := c.nextBatch(user, size, suspect, confirm)
 	if err != nil || len(ids) == 0 {
 		c.finish(user, func(u *userState) {
 			if err == nil {
@@ -98,6 +102,9 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 		c.finish(user, func(u *userState) {
 			u.pending -= len(ids)
 			u.attempts = 0
+			if len(ids) == 1 && ids[0] == u.suspect {
+				u.suspect = "" // accepted after all
+			}
 			if u.limit > 0 {
 				// A split is under way: grow back, and keep counting
 				// refusals until the full size works again.
@@ -106,7 +113,7 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 					u.limit = 0
 				}
 			}
-			if u.limit == 0 {
+			if u.limit == 0 && u.suspect == "" {
 				u.refusals, u.refusedSince = 0, time.Time{}
 			}
 			u.due = c.now()
@@ -147,6 +154,27 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 	}
 }
 
+// nextBatch picks the IDs of user's next call: the head of the queue;
+// while a suspect entry is known, the entries behind it without it, or
+// the suspect alone once another call has succeeded (confirm).
+func (c *Cleaner) nextBatch(user string, size int, suspect string, confirm bool) ([]string, error) {
+	if confirm {
+		return []string{suspect}, nil
+	}
+	if suspect == "" {
+		return c.queue.Peek(user, size)
+	}
+	ids, err := c.queue.Peek(user, size+1)
+	if err != nil {
+		return nil, err
+	}
+	rest := slices.DeleteFunc(ids, func(id string) bool { return id == suspect })
+	if len(rest) == 0 {
+		return []string{suspect}, nil
+	}
+	return rest[:min(len(rest), size)], nil
+}
+
 // refuse handles a 4xx other than 401/403: the batch is split in halves
 // until the refused entry is alone; an entry refused alone while other
 // calls succeed is parked. If nothing succeeds, it is more likely a
@@ -167,6 +195,14 @@ func (c *Cleaner) refuse(user string, ids []string, status int, hint string, cfg
 		} else {
 			u.refusals++
 			park = u.refusals >= refusalsToPark && c.lastSuccess.After(u.refusedSince)
+			if !park {
+				// Try the entries behind it at once, the first time:
+				// if they go through, this one is the bad entry.
+				u.suspect = ids[0]
+				if u.refusals == 1 {
+					next = cfg.RetryMin
+				}
+			}
 		}
 		u.due = now.Add(next)
 	})
@@ -188,6 +224,7 @@ func (c *Cleaner) refuse(user string, ids []string, status int, hint string, cfg
 	if u := c.users[user]; u != nil {
 		u.pending--
 		u.refusals, u.refusedSince, u.attempts = 0, time.Time{}, 0
+		u.suspect = ""
 		u.due = c.now()
 	}
 	c.mu.Unlock()

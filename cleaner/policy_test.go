@@ -162,3 +162,48 @@ func TestHealthURLAndMaintenanceParsing(t *testing.T) {
 		})
 	}
 }
+
+// Regression (entries held back): a user's one refused entry at the
+// head of the queue blocked the entries behind it while no other user's
+// call succeeded: its batch was split down to that entry, which was then
+// sent alone again and again. Expected: the entries behind it go
+// through, which shows INUBIT works, and the refused one is parked.
+func TestRefusedEntryAtTheHeadDoesNotHoldBackTheUsersOthers(t *testing.T) {
+	const poison = "webform@@@OrderWAC/form_orderentry(9)_orderapp@@@66666.xml"
+	inubit, endpoint := startFake(t, fakeinubit.Profile9XML)
+	inubit.RefuseEntry(poison, http.StatusBadRequest)
+	q := NewMemoryQueue()
+	c, err := New(Config{Endpoint: endpoint, Username: "svc", Password: "pw",
+		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, q, zap.NewNop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+
+	require.NoError(t, c.Enqueue("alice", []string{poison, id1, id2}))
+	waitFor(t, inubit, func() bool { return len(inubit.Cleared()["alice"]) == 2 })
+	require.Eventually(t, func() bool { return len(q.Parked()["alice"]) == 1 }, 10*time.Second, time.Millisecond)
+	assert.ElementsMatch(t, []string{id1, id2}, inubit.Cleared()["alice"])
+	assert.Equal(t, []string{poison}, q.Parked()["alice"])
+	assert.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 5*time.Second, time.Millisecond)
+	assert.LessOrEqual(t, inubit.ClearCallCount(), 8, "found in a few calls, not by waiting out backoff")
+}
+
+// A lone entry that INUBIT refuses, with nothing else queued anywhere,
+// gives no sign that INUBIT works: it stays queued, not parked.
+func TestLoneRefusedEntryStaysQueued(t *testing.T) {
+	const poison = "webform@@@OrderWAC/form_orderentry(9)_orderapp@@@66666.xml"
+	inubit, endpoint := startFake(t, fakeinubit.Profile9XML)
+	inubit.RefuseEntry(poison, http.StatusNotFound)
+	q := NewMemoryQueue()
+	c, err := New(Config{Endpoint: endpoint, Username: "svc", Password: "pw",
+		RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond}, q, zap.NewNop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go c.Run(ctx)
+	require.NoError(t, c.Enqueue("alice", []string{poison}))
+	waitFor(t, inubit, func() bool { return inubit.ClearCallCount() >= 5 })
+	assert.Empty(t, q.Parked())
+	assert.Equal(t, map[string]int{"alice": 1}, c.Pending())
+}
