@@ -201,6 +201,7 @@ func TestParseFlags(t *testing.T) {
 		"stray argument":     {args: []string{"extra"}, want: "unexpected argument"},
 		"undefined flag":     {args: []string{"-verbose"}, want: "-verbose"},
 		"unparsable timeout": {args: []string{"-idle", "soon"}, want: "-idle"},
+		"public admin":       {args: []string{"-admin", "0.0.0.0:2019"}, want: "-admin"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -209,6 +210,38 @@ func TestParseFlags(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// With -admin, an operator can watch the demo through Caddy's admin
+// endpoint: the handler's metrics and its status.
+func TestAdminEndpointShowsMetricsAndStatus(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	admin := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	opts := testOptions("newline")
+	opts.admin = admin
+	st := startTestStack(t, opts)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	opened, err := playUser(ctx, st.baseURL, "alice", &out)
+	require.NoError(t, err, out.String())
+	require.NoError(t, awaitClear(ctx, st.inubit, "alice", opened).err)
+
+	get := func(path string) string {
+		resp, err := http.Get("http://" + admin + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(body))
+		return string(body)
+	}
+	assert.Eventually(t, func() bool {
+		return strings.Contains(get("/metrics"), "caddy_inubit_sessions_ids_cleared_total 3")
+	}, 5*time.Second, 20*time.Millisecond)
+	assert.Contains(t, get("/inubit_sessions/status"), `"sessions"`)
 }
 
 func TestShortDuration(t *testing.T) {

@@ -5,8 +5,8 @@
 //
 // It starts a fake INUBIT (package fakeinubit), a small portal web app
 // (package demoapp) and Caddy in-process with inubit_sessions in front
-// of both. A scripted user then logs in through Caddy, opens two forms,
-// submits one, validates the other and logs out; the demo prints the
+// of both. A scripted user then logs in through Caddy, opens three forms,
+// submits one, validates another and logs out; the demo prints the
 // clear call the fake INUBIT received for that logout and checks that it
 // names exactly the entries the user opened. Unless -once is given, it
 // keeps serving afterwards so the portal can be tried in a browser, and
@@ -19,6 +19,8 @@
 //	-idle 30m                idle_timeout of the handler
 //	-separator newline       separator of the handler: newline or comma
 //	-once                    stop after the scripted user instead of serving on
+//	-admin 127.0.0.1:2019    turn Caddy's admin endpoint on there (loopback only), for
+//	                         /metrics and the /inubit_sessions/ admin API; default off
 //
 // The service account's password is taken from INUBIT_PASSWORD when set,
 // else made up at random; either way the Caddyfile names only the
@@ -51,6 +53,7 @@ type options struct {
 	idle      time.Duration
 	separator string
 	once      bool
+	admin     string // Caddy's admin address; "" keeps it off
 }
 
 func main() {
@@ -81,6 +84,8 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	idle := fs.Duration("idle", 30*time.Minute, "idle_timeout of inubit_sessions")
 	separator := fs.String("separator", "newline", "separator of inubit_sessions: newline or comma")
 	once := fs.Bool("once", false, "exit after the scripted user instead of serving on")
+	admin := fs.String("admin", "",
+		"turn Caddy's admin endpoint on at this loopback IP and port, for /metrics and /inubit_sessions/status")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
 	}
@@ -88,7 +93,7 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 		return options{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 
-	opts := options{listen: *listen, idle: *idle, separator: *separator, once: *once}
+	opts := options{listen: *listen, idle: *idle, separator: *separator, once: *once, admin: *admin}
 	switch *profile {
 	case "8":
 		opts.profile = fakeinubit.Profile8
@@ -107,6 +112,11 @@ func parseFlags(args []string, errOut io.Writer) (options, error) {
 	}
 	if err := checkListen(opts.listen); err != nil {
 		return options{}, fmt.Errorf("-listen: %w", err)
+	}
+	if opts.admin != "" {
+		if err := checkListen(opts.admin); err != nil {
+			return options{}, fmt.Errorf("-admin: %w", err)
+		}
 	}
 	return opts, nil
 }
@@ -156,7 +166,7 @@ func run(ctx context.Context, opts options, out io.Writer) error {
 		return nil
 	}
 
-	printBrowserHint(out, st.baseURL)
+	printBrowserHint(out, st.baseURL, st.opts.admin)
 	watchClears(ctx, st.inubit, len(st.inubit.Calls()), out)
 	fmt.Fprintln(out, "\nstopping")
 	return nil

@@ -94,8 +94,11 @@ func authSummary(c fakeinubit.ClearCall) string {
 }
 
 // printBrowserHint invites the reader to try the portal by hand.
-func printBrowserHint(out io.Writer, baseURL string) {
+func printBrowserHint(out io.Writer, baseURL, admin string) {
 	fmt.Fprintf(out, "\nTry it in a browser: %s/ — log in, open forms, log out.\n", baseURL)
+	if admin != "" {
+		fmt.Fprintf(out, "Metrics: http://%[1]s/metrics   Status: http://%[1]s/inubit_sessions/status\n", admin)
+	}
 	fmt.Fprintln(out, "Every clear call INUBIT receives is printed here; Ctrl-C to stop.")
 }
 

@@ -151,8 +151,12 @@ func (st *stack) caddyfile(listen string) string {
 	host, _, _ := net.SplitHostPort(listen)
 	fakeHost := strings.TrimPrefix(st.fakeURL, "http://")
 	appHost := strings.TrimPrefix(st.appURL, "http://")
+	admin := "off"
+	if st.opts.admin != "" {
+		admin = st.opts.admin
+	}
 	return fmt.Sprintf(`{
-	admin off
+	admin %[12]s
 	persist_config off
 	auto_https off
 	grace_period 2s
@@ -195,7 +199,7 @@ http://%[2]s {
 `, quoteArg(st.tmpDir+string(os.PathSeparator)+"caddy"), listen, host,
 		fakeHost, fakeinubit.ClearPath, serviceAccount, passwordEnv,
 		shortDuration(st.opts.idle), st.opts.separator,
-		quoteArg(st.tmpDir+string(os.PathSeparator)+"sessions"), appHost)
+		quoteArg(st.tmpDir+string(os.PathSeparator)+"sessions"), appHost, admin)
 }
 
 // quoteArg writes s as one Caddyfile token, whatever spaces it holds.
