@@ -302,7 +302,7 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 		if ce := logger.Check(zap.DebugLevel, "browser session ended"); ce != nil {
 			ce.Write(zap.String("session", e.Key.Short()), zap.String("reason", string(e.Reason)),
 				zap.Int("entries", len(e.Entries)), zap.String("user", e.User),
-				zap.Duration("age", e.LastSeen.Sub(e.Started)))
+				zap.Duration("age", time.Since(e.Started)), zap.Duration("idle", time.Since(e.LastSeen)))
 		}
 	}
 	st.endedMu.Lock()
