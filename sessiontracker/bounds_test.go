@@ -107,3 +107,25 @@ func TestRestoreKeepsStoredEntriesOverTheLimit(t *testing.T) {
 	assert.Equal(t, []string{idA, idB}, ids(ended))
 	assert.Equal(t, 0, tr.Len())
 }
+
+// Regression (hostile input): a flood of one-request sessions pushed
+// out sessions in real use. Sessions seen on several requests now go
+// only after every one-request session.
+func TestFloodOfOneRequestSessionsSparesSessionsInUse(t *testing.T) {
+	h := NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	tr := New(Config{MaxSessions: 10})
+	var got collectEvicted
+	tr.SetEvict(got.add)
+	user := h.Key("real-user")
+	tr.Observe(t0, Observation{Key: user, HasKey: true, User: "anna", IDs: []string{formID(0)}})
+	tr.Observe(t0.Add(time.Second), Observation{Key: user, HasKey: true})
+	for i := 1; i <= 100; i++ {
+		tr.Observe(t0.Add(time.Duration(i+1)*time.Second),
+			Observation{Key: h.Key(fmt.Sprint("forged-", i)), HasKey: true, IDs: []string{formID(i)}})
+	}
+	assert.True(t, tr.Has(user), "the session in use stays")
+	assert.LessOrEqual(t, tr.Len(), 10)
+	for _, e := range got.ended {
+		assert.NotEqual(t, user, e.Key)
+	}
+}

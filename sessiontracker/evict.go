@@ -10,8 +10,9 @@ import (
 // per hundredth of its size instead of on every request.
 const evictHeadroom = 100
 
-// enforceMaxSessions ends the least recently seen sessions while more
-// than MaxSessions are live. Only one caller trims at a time; others go
+// enforceMaxSessions ends sessions while more than MaxSessions are live:
+// sessions seen on one request only, least recently seen first, then the
+// others in the same order. Only one caller trims at a time; others go
 // on, so the bound may be passed briefly by the requests in flight.
 func (t *Tracker) enforceMaxSessions() {
 	limit := t.config().MaxSessions
@@ -55,14 +56,26 @@ func (t *Tracker) EnforceMaxSessions() { t.enforceMaxSessions() }
 type candidate struct {
 	key      Key
 	lastSeen time.Time
+	// returning is set for a session seen on more than one request:
+	// such sessions go after all one-request sessions, which is what
+	// a flood of invented cookies makes.
+	returning bool
 }
 
-// newestFirst is a max-heap on lastSeen: its top is the most recently
-// seen of the n oldest sessions found so far.
+// keptLonger reports whether a should stay longer than b.
+func (a candidate) keptLonger(b candidate) bool {
+	if a.returning != b.returning {
+		return a.returning
+	}
+	return a.lastSeen.After(b.lastSeen)
+}
+
+// newestFirst is a max-heap by keptLonger: its top is the session most
+// worth keeping of the n least worth keeping found so far.
 type newestFirst []candidate
 
 func (h newestFirst) Len() int           { return len(h) }
-func (h newestFirst) Less(i, j int) bool { return h[i].lastSeen.After(h[j].lastSeen) }
+func (h newestFirst) Less(i, j int) bool { return h[i].keptLonger(h[j]) }
 func (h newestFirst) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
 func (h *newestFirst) Push(x any)        { *h = append(*h, x.(candidate)) }
 func (h *newestFirst) Pop() any {
@@ -80,11 +93,12 @@ func (t *Tracker) leastRecentlySeen(n int) []candidate {
 		sh := &t.shards[i]
 		sh.mu.Lock()
 		for k, s := range sh.sessions {
+			c := candidate{key: k, lastSeen: s.lastSeen, returning: s.requests > 1}
 			switch {
 			case len(h) < n:
-				heap.Push(&h, candidate{k, s.lastSeen})
-			case s.lastSeen.Before(h[0].lastSeen):
-				h[0] = candidate{k, s.lastSeen}
+				heap.Push(&h, c)
+			case h[0].keptLonger(c):
+				h[0] = c
 				heap.Fix(&h, 0)
 			}
 		}

@@ -60,7 +60,8 @@ func (t *Tracker) Restore(snap Snapshot) {
 	defer sh.mu.Unlock()
 	s := sh.sessions[snap.Key]
 	if s == nil {
-		s = &session{started: snap.Started, lastSeen: snap.LastSeen, savedSeen: snap.LastSeen}
+		// A stored session has outlived a restart: not one of a flood.
+		s = &session{started: snap.Started, lastSeen: snap.LastSeen, savedSeen: snap.LastSeen, requests: 2}
 		sh.sessions[snap.Key] = s
 		t.live.Add(1)
 	}

@@ -129,6 +129,7 @@ type session struct {
 	started   time.Time
 	lastSeen  time.Time
 	savedSeen time.Time // lastSeen as last handed out by TakeChanges
+	requests  uint32    // requests seen, up to 2: one-request sessions are evicted first
 	user      string
 	entries   []Entry
 }
@@ -185,7 +186,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		if obs.HasNewKey && (!obs.HasKey || obs.NewKey != obs.Key) {
 			// The upstream ended one session and started the next
 			// one in the same response.
-			if t.touch(now, obs.NewKey, obs.User, nil, true) {
+			if t.touch(now, obs.NewKey, obs.User, nil, obs.User != "") {
 				t.enforceMaxSessions()
 			}
 		}
@@ -199,10 +200,11 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		current, ok = obs.NewKey, true
 	}
 	if ok {
-		// A cookie that never came with an entry, a user or a
-		// Set-Cookie from the upstream needs no session: this keeps
-		// floods of made-up cookie values out of memory and the store.
-		create := obs.HasNewKey || obs.User != "" || len(obs.IDs) > 0
+		// A cookie that never came with an entry or a user needs no
+		// session, even one the upstream just set: this keeps floods
+		// of made-up cookie values, and of cookieless requests that
+		// each get a new one, out of memory and the store.
+		create := obs.User != "" || len(obs.IDs) > 0
 		if t.touch(now, current, obs.User, obs.IDs, create) {
 			t.enforceMaxSessions()
 		}
@@ -217,6 +219,9 @@ func (t *Tracker) Touch(now time.Time, k Key) {
 	sh := t.shardOf(k)
 	sh.mu.Lock()
 	if s := sh.sessions[k]; s != nil && now.After(s.lastSeen) {
+		if s.requests < 2 {
+			s.requests++
+		}
 		s.lastSeen = now
 		if s.lastSeen.Sub(s.savedSeen) >= t.seenResolution() {
 			sh.changed[k] = true
@@ -242,6 +247,9 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 		sh.sessions[k] = s
 		t.live.Add(1)
 		created = true
+	}
+	if s.requests < 2 {
+		s.requests++
 	}
 	if now.After(s.lastSeen) {
 		s.lastSeen = now

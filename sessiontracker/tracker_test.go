@@ -125,7 +125,19 @@ func TestDeleteAndNewValueInOneResponse(t *testing.T) {
 	ended := tr.Observe(t0, Observation{Key: k1, HasKey: true, CookieDeleted: true, NewKey: k2, HasNewKey: true})
 	require.NotNil(t, ended, "deleting the cookie ends the session; the new value is a new session")
 	assert.Equal(t, []string{idA}, ids(ended))
-	assert.Equal(t, 1, tr.Len())
+	assert.Equal(t, 0, tr.Len(), "the new, empty session is tracked once it shows an entry or a user")
+}
+
+// Regression (hostile input): every cookieless request that an app
+// answers with a new session cookie made a session, so a flood of
+// plain GETs filled the table and pushed out real sessions.
+func TestNewCookieAloneStartsNoSession(t *testing.T) {
+	_, k2, k3 := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{NewKey: k2, HasNewKey: true})
+	assert.Equal(t, 0, tr.Len())
+	tr.Observe(t0, Observation{NewKey: k3, HasNewKey: true, User: "alice"})
+	assert.Equal(t, 1, tr.Len(), "a user makes it worth tracking")
 }
 
 func TestObservationWithoutKeyIsIgnored(t *testing.T) {
