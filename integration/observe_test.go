@@ -127,8 +127,9 @@ func TestMetricsAndStatusAfterLogout(t *testing.T) {
 		5*time.Second, 10*time.Millisecond)
 	text := scrape(t)
 	for series, want := range map[string]float64{
-		// the logout redirects to /, which starts the next session
-		prefix + "sessions_tracked":                          1,
+		// the logout redirects to /, which starts an empty session: not
+		// tracked until it shows an entry or a user
+		prefix + "sessions_tracked":                          0,
 		prefix + `sessions_ended_total{reason="logout"}`:     1,
 		prefix + `clear_calls_total{status="200"}`:           1,
 		prefix + `ids_collected_total{source="header"}`:      1,
@@ -144,7 +145,7 @@ func TestMetricsAndStatusAfterLogout(t *testing.T) {
 	raw, st := s.readStatus(t)
 	got := st.Storages[0]
 	assert.Equal(t, s.storage, got.Storage)
-	assert.Equal(t, 1, got.Sessions, "the session the redirect to / started")
+	assert.Equal(t, 0, got.Sessions, "the empty session the redirect to / started is not tracked")
 	assert.Equal(t, "running", got.Delivery.State)
 	assert.Equal(t, 1, got.Counts.Ended["logout"])
 	assert.Equal(t, 1, got.Counts.ClearCalls["200"])
