@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -371,8 +372,26 @@ func BenchmarkSessionMemory(b *testing.B) {
 			b.ReportMetric(perItem(after.rssAnon, before.rssAnon, n), "anon-B/session")
 			b.ReportMetric(perItem(after.rssFile, before.rssFile, n), "file-B/session")
 			b.ReportMetric(float64(stored), "stored")
+			writeHeapProfile(b, "sessions="+strconv.Itoa(n))
 			runtime.KeepAlive(h)
 		})
+	}
+}
+
+// writeHeapProfile writes the heap profile to $BENCH_HEAP_PROFILE-name.pprof
+// if that variable is set; with -memprofilerate=1 it counts every object.
+func writeHeapProfile(b *testing.B, name string) {
+	prefix := os.Getenv("BENCH_HEAP_PROFILE")
+	if prefix == "" {
+		return
+	}
+	f, err := os.Create(prefix + "-" + name + ".pprof")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -27,11 +27,15 @@ case $mode in
 full)
 	rounds=5 duration=10 mem_steps="1000 10000 100000" pending_sessions=10000 go_count=5
 	;;
+report) # report DIR: print the load table of an earlier run's load.tsv
+	out=${2:?usage: $0 report DIR}
+	rounds=0 duration=0 mem_steps="" pending_sessions=0 go_count=0
+	;;
 quick)
 	rounds=2 duration=3 mem_steps="1000 10000" pending_sessions=1000 go_count=1
 	;;
 *)
-	echo "usage: $0 [full|quick]" >&2
+	echo "usage: $0 [full|quick|report DIR]" >&2
 	exit 2
 	;;
 esac
@@ -40,10 +44,10 @@ only=${BENCH_ONLY:-load,memory,pending,go}
 conns=32
 pin=${BENCH_PIN:-1}
 base=${BENCH_PORT_BASE:-18400}
-out=${BENCH_OUT:-$(mktemp -d /tmp/inubit-bench.XXXXXX)}
+out=${out:-${BENCH_OUT:-$(mktemp -d /tmp/inubit-bench.XXXXXX)}}
 mkdir -p "$out/bin"
 summary=$out/summary.md
-: >"$summary"
+[[ $mode == report ]] || : >"$summary"
 clk=$(getconf CLK_TCK)
 export INUBIT_PASSWORD=bench-$RANDOM$RANDOM
 
@@ -205,12 +209,54 @@ wrk_round() {
 		"http://127.0.0.1:$port" | grep '^BENCH ')
 	c1=$(cpu_ticks "$pid")
 	[[ -n $profiler ]] && wait "$profiler"
-	[[ $round == warm || $round == prof ]] && return 0
+	[[ $round == warm ]] && return 0
 	# shellcheck disable=SC2086
 	local $(echo "${line#BENCH }")
+	if [[ $round == prof ]]; then
+		printf '%s\t%s\t%s\n' "$scenario" "$name" "$requests" >>"$out/prof.tsv"
+		return 0
+	fi
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$name" "$requests" \
 		"$duration_us" "$p99_us" "$((errors + non2xx))" "$((c1 - c0))" "$p50_us" >>"$out/load.tsv"
 	say "$scenario round $round $name: $requests requests, p99 ${p99_us}us, $((c1 - c0)) ticks"
+}
+
+# load_table: the summary table of $out/load.tsv
+load_table() {
+	echo "| scenario | A req/s | B req/s | B/A | B/A per round | p99 A ms | p99 B ms | p99 added | CPU/req A µs | CPU/req B µs | CPU B/A | CPU B/A per round | errors |"
+	echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"
+	awk -F'\t' -v clk="$clk" '
+		NR == 1 { next }
+		{
+			k = $1; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+			req[k, $3] += $4; dur[k, $3] += $5; cpu[k, $3] += $8; err[k] += $7
+			rps[k, $2, $3] = $4 / $5 * 1e6; cpr[k, $2, $3] = $8 / $4
+			np[k, $3]++; p99[k, $3, np[k, $3]] = $6
+			if (!((k, $2) in rseen)) { rseen[k, $2] = 1; nr[k]++; rounds[k, nr[k]] = $2 }
+		}
+		function med(a, m,    i, j, t) {
+			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+		}
+		function spread(a, m) { return sprintf("%.3f (%.3f..%.3f)", med(a, m), a[1], a[m]) }
+		END {
+			for (i = 1; i <= n; i++) {
+				k = order[i]; m = nr[k]
+				split("", tr); split("", cr); split("", pa); split("", pb)
+				for (x = 1; x <= m; x++) {
+					r = rounds[k, x]
+					tr[x] = rps[k, r, "B"] / rps[k, r, "A"]; cr[x] = cpr[k, r, "B"] / cpr[k, r, "A"]
+				}
+				for (x = 1; x <= np[k, "A"]; x++) pa[x] = p99[k, "A", x]
+				for (x = 1; x <= np[k, "B"]; x++) pb[x] = p99[k, "B", x]
+				a = req[k, "A"] / dur[k, "A"] * 1e6; b = req[k, "B"] / dur[k, "B"] * 1e6
+				ma = med(pa, np[k, "A"]); mb = med(pb, np[k, "B"])
+				ca = cpu[k, "A"] / clk * 1e6 / req[k, "A"]; cb = cpu[k, "B"] / clk * 1e6 / req[k, "B"]
+				printf "| %s | %.0f | %.0f | %.3f | %s | %.2f | %.2f | %+.1f %% | %.1f | %.1f | %.3f | %s | %d |\n",
+					k, a, b, b / a, spread(tr, m), ma / 1000, mb / 1000, (mb / ma - 1) * 100,
+					ca, cb, cb / ca, spread(cr, m), err[k]
+			}
+		}' "$out/load.tsv"
 }
 
 load_section() {
@@ -227,6 +273,7 @@ load_section() {
 	for port in $((base + 1)) $((base + 2)); do
 		sessions "$port" -prefix bench- -n 1000 -ids 1
 	done
+	: >"$out/prof.tsv"
 	printf 'scenario\tround\tserver\trequests\tduration_us\tp99_us\terrors\tcpu_ticks\tp50_us\n' >"$out/load.tsv"
 	for scenario in tracked known_id new_id body_id; do
 		duration=2 wrk_round "$scenario" warm A $((base + 1)) "$pid_a"
@@ -248,40 +295,11 @@ load_section() {
 	note ""
 	note "$rounds alternating rounds of ${duration}s per server, \`wrk -t1 -c$conns\`," \
 		"pinning: ${pin_caddy[*]:-none} for Caddy, ${pin_load[*]:-none} for wrk and upstream."
-	note "Throughput: all requests over all rounds; ratio per round as min..max."
-	note "p99: median over rounds. CPU: utime+stime of the Caddy process per request."
+	note "Throughput and CPU/request: all requests of all rounds; B/A per round: median (min..max)"
+	note "of the ratios of each round's A and B run, which saw about the same machine noise."
+	note "p99: median over rounds. CPU: utime+stime of the Caddy process (/proc/PID/stat)."
 	note ""
-	note "| scenario | A req/s | B req/s | B/A | B/A per round | p99 A ms | p99 B ms | p99 added | CPU/req A µs | CPU/req B µs | CPU B/A | errors |"
-	note "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
-	awk -F'\t' -v clk="$clk" '
-		NR == 1 { next }
-		{
-			k = $1; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
-			req[k, $3] += $4; dur[k, $3] += $5; cpu[k, $3] += $8; err[k] += $7
-			rps[k, $2, $3] = $4 / $5 * 1e6
-			np[k, $3]++; p99[k, $3, np[k, $3]] = $6; rounds[k, $2] = 1
-		}
-		function median(k, s,    m, i, j, t, a) {
-			m = np[k, s]
-			for (i = 1; i <= m; i++) a[i] = p99[k, s, i]
-			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-		}
-		END {
-			for (i = 1; i <= n; i++) {
-				k = order[i]; lo = 1e9; hi = 0
-				for (key in rounds) {
-					split(key, parts, SUBSEP); if (parts[1] != k) continue
-					r = rps[k, parts[2], "B"] / rps[k, parts[2], "A"]
-					if (r < lo) lo = r; if (r > hi) hi = r
-				}
-				a = req[k, "A"] / dur[k, "A"] * 1e6; b = req[k, "B"] / dur[k, "B"] * 1e6
-				pa = median(k, "A"); pb = median(k, "B")
-				ca = cpu[k, "A"] / clk * 1e6 / req[k, "A"]; cb = cpu[k, "B"] / clk * 1e6 / req[k, "B"]
-				printf "| %s | %.0f | %.0f | %.3f | %.3f..%.3f | %.2f | %.2f | %+.1f %% | %.1f | %.1f | %.2f | %d |\n",
-					k, a, b, b / a, lo, hi, pa / 1000, pb / 1000, (pb / pa - 1) * 100, ca, cb, cb / ca, err[k]
-			}
-		}' "$out/load.tsv" >>"$summary"
+	load_table >>"$summary"
 	note ""
 	[[ $admin_a != off ]] && profile_shares
 	return 0
@@ -297,24 +315,39 @@ cum_seconds() {
 # the handler itself (ServeHTTP minus reverse_proxy under it) and in its
 # background workers.
 profile_shares() {
-	note "CPU profiles of B (one uncounted round of ${duration}s per scenario): share of all"
-	note "sampled CPU spent in the handler's own code, i.e. inubit_sessions ServeHTTP minus the"
-	note "reverse_proxy it calls, and in its workers (persist, sweep, delivery)."
+	note "CPU profiles (one more, uncounted ${duration}s round per scenario and server), in CPU µs"
+	note "per request of that round: all samples of A and B; of B, the handler's own code"
+	note "(inubit_sessions ServeHTTP minus the reverse_proxy it calls), its workers (persist,"
+	note "sweep, delivery) and the GC's background workers (A's in brackets)."
 	note ""
-	note "| scenario | samples s | handler own | workers | own µs/req (× CPU/req B) |"
-	note "|---|---:|---:|---:|---:|"
-	local scenario top total handler proxy workers cpu
+	note "| scenario | A µs/req | B µs/req | B − A | handler own | workers | GC workers B (A) | rest |"
+	note "|---|---:|---:|---:|---:|---:|---:|---:|"
+	local scenario name total handler proxy workers gc req
 	for scenario in tracked known_id new_id body_id; do
-		top=$out/cpu-$scenario-B.top
-		go tool pprof -top -cum -nodecount=100000 ./caddy "$out/cpu-$scenario-B.pprof" >"$top" 2>/dev/null || continue
-		total=$(awk '/Total samples/ { v = $NF; sub(/\)$/, "", v); for (i = 1; i <= NF; i++) if ($i == "=") { v = $(i + 1) } if (v ~ /ms$/) { sub(/ms$/, "", v); v /= 1000 } else sub(/s$/, "", v); print v + 0; exit }' "$top")
-		handler=$(cum_seconds 'caddy-inubit-sessions[.][(][*]Handler[)][.]ServeHTTP$' "$top")
-		proxy=$(cum_seconds 'reverseproxy[.][(][*]Handler[)][.]ServeHTTP$' "$top")
-		workers=$(cum_seconds 'caddy-inubit-sessions[.][(][*]state[)][.]runWorker$' "$top")
-		cpu=$(awk -F'\t' -v k="$scenario" -v clk="$clk" '$1 == k && $3 == "B" { c += $8; r += $4 } END { print c / clk * 1e6 / r }' "$out/load.tsv")
-		awk -v s="$scenario" -v t="$total" -v h="$handler" -v p="$proxy" -v w="$workers" -v c="$cpu" 'BEGIN {
-			printf "| %s | %.2f | %.1f %% | %.1f %% | %.1f |\n", s, t, (h - p) / t * 100, w / t * 100, (h - p) / t * c }' >>"$summary"
+		local -A v=()
+		for name in A B; do
+			top=$out/cpu-$scenario-$name.top
+			go tool pprof -top -cum -nodecount=100000 ./caddy "$out/cpu-$scenario-$name.pprof" \
+				>"$top" 2>/dev/null || continue 2
+			req=$(awk -F'\t' -v k="$scenario" -v s="$name" '$1 == k && $2 == s { print $3 }' "$out/prof.tsv")
+			v[$name.req]=$req
+			v[$name.total]=$(awk '/Total samples/ { for (i = 1; i <= NF; i++) if ($i == "=") v = $(i + 1)
+				if (v ~ /ms$/) { sub(/ms$/, "", v); v /= 1000 } else sub(/s$/, "", v); print v + 0; exit }' "$top")
+			v[$name.gc]=$(cum_seconds '^runtime[.]gcBgMarkWorker$' "$top")
+			v[$name.handler]=$(cum_seconds 'caddy-inubit-sessions[.][(][*]Handler[)][.]ServeHTTP$' "$top")
+			v[$name.proxy]=$(cum_seconds 'reverseproxy[.][(][*]Handler[)][.]ServeHTTP$' "$top")
+			v[$name.workers]=$(cum_seconds 'caddy-inubit-sessions[.][(][*]state[)][.]runWorker$' "$top")
+		done
+		awk -v s="$scenario" -v ra="${v[A.req]}" -v rb="${v[B.req]}" -v ta="${v[A.total]}" -v tb="${v[B.total]}" \
+			-v ga="${v[A.gc]}" -v gb="${v[B.gc]}" -v h="${v[B.handler]}" -v p="${v[B.proxy]}" -v w="${v[B.workers]}" 'BEGIN {
+			u = 1e6; a = ta / ra * u; b = tb / rb * u; own = (h - p) / rb * u; wk = w / rb * u
+			gcb = gb / rb * u; gca = ga / ra * u
+			printf "| %s | %.1f | %.1f | %+.1f | %.1f | %.1f | %.1f (%.1f) | %+.1f |\n", s, a, b, b - a, own, wk,
+				gcb, gca, (b - a) - own - wk - (gcb - gca) }' >>"$summary"
 	done
+	note ""
+	note "\"rest\" is B − A less the three named parts: noise, and time spent elsewhere"
+	note "because of the handler (allocation in other code, scheduling)."
 	note ""
 }
 
@@ -509,6 +542,10 @@ go_section() {
 	note ""
 }
 
+if [[ $mode == report ]]; then
+	load_table
+	exit 0
+fi
 {
 	note "# inubit_sessions benchmark, $mode mode, $(date -u +%Y-%m-%dT%H:%MZ)"
 	note ""
