@@ -24,7 +24,7 @@ const helpPathSuffix = "/rest/task/help"
 func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
 	n := len(ids)
 	for _, name := range h.IDHeaders {
-		for _, v := range r.Header.Values(name) {
+		for _, v := range r.Header[name] { // names are canonical since Provision
 			if id, ok := sessiontracker.EntryIDFromHeader(v); ok {
 				ids = append(ids, id)
 			} else if v != "" {
@@ -48,21 +48,43 @@ func (h *Handler) requestIDs(r *http.Request, ids []string) []string {
 	return ids
 }
 
-// appendHelpIDs takes the ID at the start of each params value. A client
-// copied from a documentation page with the "&params=" entity slip sends
-// the ID inside another parameter; the whole query is searched then.
+// appendHelpIDs takes the ID at the start of the params value; a help
+// call names one form. One documentation page prints "&params=" as
+// "¶ms=" (an entity slip), so a copied client may send the key "¶ms",
+// or "¶ms=" inside the previous parameter's value: both are read.
+// Nothing else in the query counts, so a link cannot slip IDs into a
+// session.
 func appendHelpIDs(ids []string, r *http.Request) []string {
-	found := false
-	for _, v := range r.URL.Query()["params"] {
-		if id, ok := sessiontracker.EntryIDFromHelpParams(v); ok {
-			ids = append(ids, id)
-			found = true
+	query := r.URL.Query()
+	if id, ok := firstHelpID(query["params"]); ok {
+		return append(ids, id)
+	}
+	if id, ok := firstHelpID(query[slippedParams]); ok {
+		return append(ids, id)
+	}
+	for _, values := range query {
+		for _, v := range values {
+			if _, after, ok := strings.Cut(v, slippedParams+"="); ok {
+				if id, ok := sessiontracker.EntryIDFromHelpParams(after); ok {
+					return append(ids, id)
+				}
+			}
 		}
 	}
-	if !found {
-		ids = append(ids, sessiontracker.EntryIDsInString(r.URL.RawQuery)...)
-	}
 	return ids
+}
+
+// slippedParams is "&params" after an HTML renderer read "&para" as ¶.
+const slippedParams = "¶ms"
+
+// firstHelpID returns the ID that starts the first params value holding one.
+func firstHelpID(values []string) (string, bool) {
+	for _, v := range values {
+		if id, ok := sessiontracker.EntryIDFromHelpParams(v); ok {
+			return id, true
+		}
+	}
+	return "", false
 }
 
 // requestUser evaluates the user placeholders in order and returns the
@@ -73,7 +95,7 @@ func (h *Handler) requestUser(r *http.Request) string {
 		return ""
 	}
 	for _, p := range h.User {
-		u := strings.TrimSpace(repl.ReplaceAll(p, ""))
+		u := strings.Trim(expandPlaceholder(repl, p), " ")
 		if u == "" {
 			continue
 		}
@@ -85,34 +107,62 @@ func (h *Handler) requestUser(r *http.Request) string {
 	return ""
 }
 
-// keepShortIDs drops IDs over max_id_length, counting them.
-func (h *Handler) keepShortIDs(ids []string) []string {
-	if h.MaxIDLength >= sessiontracker.MaxEntryIDLength {
-		return ids // nothing longer is ever extracted
+// expandPlaceholder evaluates p; a lone placeholder such as
+// {http.request.header.user} is looked up directly, which saves the
+// allocations of a full replacement on every request.
+func expandPlaceholder(repl *caddy.Replacer, p string) string {
+	if key, ok := strings.CutPrefix(p, "{"); ok && strings.HasSuffix(key, "}") &&
+		!strings.ContainsAny(key[:len(key)-1], "{}") {
+		v, _ := repl.GetString(key[:len(key)-1])
+		return v
 	}
+	return repl.ReplaceAll(p, "")
+}
+
+// keepValidIDs drops IDs over max_id_length and IDs whose path climbs
+// out of its folder (.., a leading / or an empty segment), counting them.
+func (h *Handler) keepValidIDs(ids []string) []string {
 	kept := ids[:0]
 	for _, id := range ids {
-		if len(id) > h.MaxIDLength {
+		switch {
+		case len(id) > h.MaxIDLength:
 			h.state.refused.add(refusedIDTooLong, 1)
-			continue
+		case !plainIDPath(id):
+			h.state.refused.add(refusedIDPath, 1)
+		default:
+			kept = append(kept, id)
 		}
-		kept = append(kept, id)
 	}
 	return kept
+}
+
+// plainIDPath reports whether the path part of an entry ID (between the
+// @@@ markers) is a plain relative path: no "..", no leading "/", no "//".
+func plainIDPath(id string) bool {
+	path := strings.TrimPrefix(id, idMarker+"@@@")
+	if i := strings.LastIndex(path, "@@@"); i >= 0 {
+		path = path[:i]
+	}
+	return !strings.HasPrefix(path, "/") && !strings.Contains(path, "//") &&
+		!strings.Contains(path, "..")
 }
 
 // maxUserLength bounds a user name taken from a request.
 const maxUserLength = 256
 
 // validUser refuses user names no INUBIT account has and the queue could
-// not keep apart: invalid UTF-8, control characters (NUL, CR, LF among
-// them) and overlong values. A refused value counts as no user.
+// not keep apart: invalid UTF-8, control characters (NUL, CR, LF, tab
+// among them, also at either end), invisible format characters (bidi
+// overrides, zero-width spaces, BOM), line and paragraph separators, and
+// overlong values. A refused value counts as no user; it is not trimmed
+// into a valid one.
 func validUser(u string) bool {
 	if len(u) > maxUserLength || !utf8.ValidString(u) {
 		return false
 	}
 	for _, r := range u {
-		if unicode.IsControl(r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp) ||
+			(r != ' ' && unicode.IsSpace(r)) {
 			return false
 		}
 	}

@@ -46,7 +46,9 @@ func newInflater(encoding string, scan io.Writer) *inflater {
 		defer func() { _, _ = io.Copy(io.Discard, pr) }()
 		r, err := decompressor(strings.ToLower(strings.TrimSpace(encoding)), pr)
 		if err != nil {
-			inf.err = err
+			if err != io.EOF { // an empty body (HEAD, 304) is not unreadable
+				inf.err = err
+			}
 			return
 		}
 		_, err = io.Copy(scan, io.LimitReader(r, maxInflatedBytes))

@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -71,4 +72,16 @@ func TestCorruptCompressedBodyPassesThrough(t *testing.T) {
 	assert.Empty(t, rw.finish(nil))
 	assert.Equal(t, junk, inner.Body.Bytes())
 	assert.Equal(t, int64(1), h.state.refused.counts()["body_unreadable"], "the unreadable body is counted")
+}
+
+// Regression (miscounted): a HEAD answer or a 304 that names gzip has no
+// body, which was counted as a body that did not decompress.
+func TestEmptyCompressedBodyIsNotUnreadable(t *testing.T) {
+	h := testHandler()
+	rw := h.watchResponse(httptest.NewRecorder())
+	rw.Header().Set("Content-Type", "text/html")
+	rw.Header().Set("Content-Encoding", "gzip")
+	rw.WriteHeader(http.StatusOK)
+	assert.Empty(t, rw.finish(nil))
+	assert.Zero(t, h.state.refused.counts()["body_unreadable"])
 }

@@ -237,6 +237,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.check(); err != nil {
 		return err
 	}
+	for i, name := range h.IDHeaders {
+		h.IDHeaders[i] = http.CanonicalHeaderKey(name)
+	}
 
 	// logout routes
 	h.logoutPath = caddyhttp.MatchPath(h.Logout)
@@ -312,13 +315,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	rw := h.watchResponse(w)
 	defer rw.stopInflating() // also when next panics
 	err := next.ServeHTTP(rw, r)
-	obs.IDs = h.keepShortIDs(rw.finish(obs.IDs))
+	obs.IDs = h.keepValidIDs(rw.finish(obs.IDs))
 
 	if rw.cookie.set {
 		obs.NewKey, obs.HasNewKey = h.state.hasher.Key(rw.cookie.value), true
 	}
 	obs.CookieDeleted = rw.cookie.deleted
-	obs.Logout = logout && err == nil
+	// A logout the app refused (405 for a wrong method, 404, 403 for a
+	// missing token…) has not ended the session.
+	obs.Logout = logout && err == nil && rw.status < http.StatusBadRequest
 	if !obs.HasKey && !obs.HasNewKey {
 		if len(obs.IDs) > 0 {
 			h.state.refused.add(refusedUntracked, len(obs.IDs))

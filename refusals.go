@@ -11,6 +11,7 @@ const (
 	refusedCookieTooLong  refusal = iota // session cookie value over max_cookie_length
 	refusedCookieInvalid                 // session cookie value with bytes no cookie may hold
 	refusedIDTooLong                     // entry ID over max_id_length
+	refusedIDPath                        // entry ID whose path holds "..", a leading "/" or "//"
 	refusedIDHeader                      // ID header whose value is not an entry ID
 	refusedUser                          // user placeholder gave a name no account can have
 	refusedScanLimit                     // response body longer than max_scan_bytes
@@ -25,6 +26,7 @@ var refusalNames = [refusalKinds]string{
 	refusedCookieTooLong:  "cookie_too_long",
 	refusedCookieInvalid:  "cookie_invalid",
 	refusedIDTooLong:      "id_too_long",
+	refusedIDPath:         "id_path_invalid",
 	refusedIDHeader:       "id_header_invalid",
 	refusedUser:           "user_invalid",
 	refusedScanLimit:      "scan_limit",

@@ -23,6 +23,7 @@ type responseWatcher struct {
 	*caddyhttp.ResponseWriterWrapper
 	h           *Handler
 	wroteHeader bool
+	status      int                     // the final status, once the header went out
 	scanner     *sessiontracker.Scanner // nil unless the body is scanned
 	inflate     *inflater               // set when the body is scanned decompressed
 	cookie      cookieChange
@@ -64,6 +65,7 @@ func (rw *responseWatcher) WriteHeader(status int) {
 		return
 	}
 	rw.wroteHeader = true
+	rw.status = status
 	header := rw.Header()
 	rw.cookie = sessionCookieChange(header["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
 	switch scannable(header, status) {

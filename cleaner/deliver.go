@@ -2,6 +2,7 @@ package cleaner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -275,7 +276,7 @@ func (c *Cleaner) post(ctx context.Context, cfg Config, endpoint *url.URL, clien
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", withoutQuery(err)
 	}
 	defer resp.Body.Close()
 	hint := ""
@@ -284,4 +285,18 @@ func (c *Cleaner) post(ctx context.Context, cfg Config, endpoint *url.URL, clien
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return resp.StatusCode, hint, nil
+}
+
+// withoutQuery drops the query from the URL that net/http puts in its
+// errors: the endpoint's own parameters may carry a token, and errors
+// are logged.
+func withoutQuery(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if u, perr := url.Parse(uerr.URL); perr == nil && u.RawQuery != "" {
+			u.RawQuery = ""
+			uerr.URL = u.String() + "?…"
+		}
+	}
+	return err
 }

@@ -207,3 +207,20 @@ func TestLoneRefusedEntryStaysQueued(t *testing.T) {
 	assert.Empty(t, q.Parked())
 	assert.Equal(t, map[string]int{"alice": 1}, c.Pending())
 }
+
+// Regression (secret in logs): a connection error quoted the endpoint
+// with its query, which may hold a token, in the logged error.
+func TestConnectionErrorsLeaveTheQueryOut(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	endpoint := srv.URL + "/ibis/rest/webapp/session/instances?apikey=TOPSECRET"
+	srv.Close() // nothing listens there now
+	q := NewMemoryQueue()
+	c, err := New(Config{Endpoint: endpoint, Username: "u", RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond},
+		q, zap.NewNop())
+	require.NoError(t, err)
+	status, _, err := c.post(context.Background(), c.cfg, c.endpoint, c.client, "alice", []string{id1})
+	require.Error(t, err)
+	assert.Zero(t, status)
+	assert.NotContains(t, err.Error(), "TOPSECRET")
+	assert.NotContains(t, err.Error(), "alice")
+}

@@ -70,6 +70,10 @@ func (u *streamingUpstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
 		brw.Flush()
 		_, _ = io.Copy(conn, brw) // echo until the client closes
+	case "/logout":
+		// as a web app logs out: to the start page (a 404 here would
+		// be a refused logout, which ends no session)
+		http.Redirect(w, r, "/", http.StatusFound)
 	default:
 		http.NotFound(w, r)
 	}
