@@ -57,6 +57,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_cookie_length <bytes>
 //		max_id_length  <bytes>
 //		max_scan_bytes <size>
+//		max_ids_without_user <count>
 //	}
 //
 // Each subdirective may appear once.
@@ -179,6 +180,9 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 			return d.Errf("max_id_length: %d is over the most the ID scanner reads, %d",
 				h.MaxIDLength, sessiontracker.MaxEntryIDLength)
 		}
+
+	case "max_ids_without_user":
+		return countArg(d, name, &h.MaxIDsWithoutUser)
 
 	case "max_scan_bytes":
 		return sizeArg(d, name, &h.MaxScanBytes)

@@ -109,7 +109,8 @@ func (h *Handler) trackerSettings() trackerSettings {
 		interval = min(cfg.IdleTimeout, cfg.MaxLifetime) / 10
 		interval = min(max(interval, 100*time.Millisecond), time.Minute)
 	}
-	return trackerSettings{limits: cfg, sweepInterval: interval, fallbackUser: h.FallbackUser}
+	return trackerSettings{limits: cfg, sweepInterval: interval, fallbackUser: h.FallbackUser,
+		maxWithoutUser: h.MaxIDsWithoutUser}
 }
 
 // validCookieName reports whether name is a token as RFC 6265 requires.
@@ -137,6 +138,9 @@ func (h *Handler) fillLimitDefaults() {
 	if h.MaxScanBytes == 0 {
 		h.MaxScanBytes = DefaultMaxScanBytes
 	}
+	if h.MaxIDsWithoutUser == 0 {
+		h.MaxIDsWithoutUser = DefaultMaxIDsWithoutUser
+	}
 }
 
 // checkLimits rejects bounds that are negative or beyond what the
@@ -151,6 +155,7 @@ func (h *Handler) checkLimits() error {
 		{"max_cookie_length", int64(h.MaxCookieLength)},
 		{"max_id_length", int64(h.MaxIDLength)},
 		{"max_scan_bytes", h.MaxScanBytes},
+		{"max_ids_without_user", int64(h.MaxIDsWithoutUser)},
 	} {
 		if f.value < 0 {
 			return fmt.Errorf("%s: must not be negative, got %d", f.name, f.value)

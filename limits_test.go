@@ -12,11 +12,12 @@ import (
 // mistakes and name the field as the Caddyfile does.
 func TestCheckRejectsBadBoundsByName(t *testing.T) {
 	for field, set := range map[string]func(*Handler){
-		"max_sessions: must not be negative":        func(h *Handler) { h.MaxSessions = -1 },
-		"max_ids_per_session: must not be negative": func(h *Handler) { h.MaxIDsPerSession = -5 },
-		"max_cookie_length: must not be negative":   func(h *Handler) { h.MaxCookieLength = -1 },
-		"max_scan_bytes: must not be negative":      func(h *Handler) { h.MaxScanBytes = -1 },
-		"max_id_length: 513 is over":                func(h *Handler) { h.MaxIDLength = 513 },
+		"max_sessions: must not be negative":         func(h *Handler) { h.MaxSessions = -1 },
+		"max_ids_per_session: must not be negative":  func(h *Handler) { h.MaxIDsPerSession = -5 },
+		"max_cookie_length: must not be negative":    func(h *Handler) { h.MaxCookieLength = -1 },
+		"max_scan_bytes: must not be negative":       func(h *Handler) { h.MaxScanBytes = -1 },
+		"max_ids_without_user: must not be negative": func(h *Handler) { h.MaxIDsWithoutUser = -1 },
+		"max_id_length: 513 is over":                 func(h *Handler) { h.MaxIDLength = 513 },
 	} {
 		h := &Handler{BasicAuth: &BasicAuth{Username: "svc"}, SessionCookie: DefaultSessionCookie}
 		set(h)
@@ -63,4 +64,25 @@ func TestSessionPushedOutByMaxSessionsIsCleared(t *testing.T) {
 	assert.Equal(t, stubCall{user: "anna", body: ids[0]}, calls[0])
 	assert.Equal(t, 2, h.state.tracker.Len())
 	assert.Equal(t, int64(1), h.state.tracker.Counts().Evicted)
+}
+
+// Regression (disk filled by anyone): entries of sessions that never
+// showed a user were kept without any bound, so logouts with invented
+// cookies and IDs grew the store without end.
+func TestIDsWithoutUserAreBounded(t *testing.T) {
+	_, srv := newStubINUBIT(t)
+	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir(), MaxIDsWithoutUser: 2, Logout: []string{"/logout"}}
+	provisionForTest(t, h)
+	for i, id := range []string{
+		"webform@@@OrderWAC/form_a(1)_app@@@1.xml",
+		"webform@@@OrderWAC/form_b(1)_app@@@2.xml",
+		"webform@@@OrderWAC/form_c(1)_app@@@3.xml",
+	} {
+		serveForTest(t, h, "ANON"+string(rune('A'+i)), "", "/logout", idHeader(id), nil)
+	}
+	require.Eventually(t, func() bool {
+		return h.state.refused.counts()["id_without_user_over_limit"] == 1
+	}, 5*time.Second, 5*time.Millisecond)
+	assert.Equal(t, 2, h.state.cleaner.WithoutUser())
+	assert.Equal(t, 2, h.state.cleaner.Stats().WithoutUser)
 }

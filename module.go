@@ -33,12 +33,13 @@ const (
 	DefaultIdleTimeout   = 30 * time.Minute
 	DefaultMaxLifetime   = 12 * time.Hour
 
-	DefaultMaxSessions      = 100_000
-	DefaultMaxIDsPerSession = 256
-	DefaultMaxCookieLength  = 512
-	DefaultMaxIDLength      = sessiontracker.MaxEntryIDLength
-	DefaultMaxScanBytes     = 16 << 20
-	defaultUser             = "{http.auth.user.id}"
+	DefaultMaxSessions       = 100_000
+	DefaultMaxIDsPerSession  = 256
+	DefaultMaxCookieLength   = 512
+	DefaultMaxIDLength       = sessiontracker.MaxEntryIDLength
+	DefaultMaxScanBytes      = 16 << 20
+	DefaultMaxIDsWithoutUser = 100_000
+	defaultUser              = "{http.auth.user.id}"
 )
 
 // Handler tracks browser sessions in front of an INUBIT web application
@@ -178,6 +179,13 @@ type Handler struct {
 	// MaxIDLength is the longest entry ID kept, in bytes; longer ones are
 	// refused and counted. At most 512, which is also the default.
 	MaxIDLength int `json:"max_id_length,omitempty"`
+
+	// MaxIDsWithoutUser bounds the entry IDs kept on disk for sessions
+	// that never showed a user (and so cannot be cleared until a
+	// fallback_user is configured). Past it, such IDs are refused and
+	// counted: anyone can make sessions without a user, and this keeps
+	// them from filling the disk. Default: 100000.
+	MaxIDsWithoutUser int `json:"max_ids_without_user,omitempty"`
 
 	// MaxScanBytes is how much of one response body is scanned for entry
 	// IDs, counted after decompression; the rest passes on unscanned and

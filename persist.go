@@ -82,11 +82,12 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
 	if len(ended) > 0 && b.Pending == nil {
 		b.Pending = make(map[string][]string)
 	}
-	fallback := st.settings.Load().fallbackUser
+	settings := st.settings.Load()
 	for _, e := range ended {
 		b.Deleted = append(b.Deleted, e.Key)
-		byUser(e, fallback, b.Pending)
+		byUser(e, settings.fallbackUser, b.Pending)
 	}
+	st.limitWithoutUser(b.Pending, settings.maxWithoutUser)
 	if b.Empty() {
 		return
 	}
@@ -101,6 +102,35 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
 	}
 	*carry = store.Batch{}
 	st.cleaner.Queued(added)
+}
+
+// limitWithoutUser keeps the IDs without a user within limit, refusing
+// (counting, and warning about at most once a minute) the newest ones
+// past it: they could never be cleared without a user, and anyone can
+// make sessions that show none.
+func (st *state) limitWithoutUser(pending map[string][]string, limit int) {
+	ids := pending[""]
+	if limit <= 0 || len(ids) == 0 {
+		return
+	}
+	room := min(len(ids), max(0, limit-st.cleaner.WithoutUser()))
+	if room == len(ids) {
+		return
+	}
+	pending[""] = ids[:room]
+	if room == 0 {
+		delete(pending, "")
+	}
+	dropped := len(ids) - room
+	st.refused.add(refusedWithoutUser, dropped)
+	now := time.Now().UnixNano()
+	last := st.lastWithoutUserLog.Load()
+	if now-last >= int64(evictLogInterval) && st.lastWithoutUserLog.CompareAndSwap(last, now) {
+		st.logger.Load().Warn("max_ids_without_user reached: entry IDs of sessions that showed no user are no "+
+			"longer kept (they could not be cleared without a user). Configure user or fallback_user; "+
+			"many such sessions may also mean a client inventing cookies",
+			zap.Int("refused_now", dropped), zap.Int("max_ids_without_user", limit))
+	}
 }
 
 // storeQueue lets the cleaner read, acknowledge and park the store's

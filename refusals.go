@@ -18,6 +18,7 @@ const (
 	refusedBodyUnreadable                // compressed body that did not decompress
 	refusedUntracked                     // IDs on a request without a session cookie
 	refusedCompressed                    // text body in an encoding not scanned (br, zstd)
+	refusedWithoutUser                   // ID without a user past max_ids_without_user
 	refusalKinds
 )
 
@@ -33,6 +34,7 @@ var refusalNames = [refusalKinds]string{
 	refusedBodyUnreadable: "body_unreadable",
 	refusedUntracked:      "id_without_session",
 	refusedCompressed:     "body_not_scanned",
+	refusedWithoutUser:    "id_without_user_over_limit",
 }
 
 // refusals counts refused inputs by kind.

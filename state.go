@@ -71,6 +71,8 @@ type state struct {
 	compressedOnce, scanLimitOnce sync.Once
 	// lastEvictLog rate-limits the warning about max_sessions.
 	lastEvictLog atomic.Int64
+	// lastWithoutUserLog rate-limits the warning about max_ids_without_user.
+	lastWithoutUserLog atomic.Int64
 	// refusedIDsLogged is the count of IDs refused by
 	// max_ids_per_session at the last warning, and when it was given.
 	refusedIDsLogged   int64
@@ -86,6 +88,8 @@ type trackerSettings struct {
 	limits        sessiontracker.Config
 	sweepInterval time.Duration
 	fallbackUser  string
+	// maxWithoutUser bounds the IDs kept without a user; 0: no bound.
+	maxWithoutUser int
 }
 
 func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings, logger *zap.Logger) (*state, error) {

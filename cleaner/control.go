@@ -41,6 +41,13 @@ func (c *Cleaner) Release(user, id string) error {
 	return nil
 }
 
+// WithoutUser returns how many IDs are kept without a user.
+func (c *Cleaner) WithoutUser() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.orphans
+}
+
 // AdoptedOrphans tells the Cleaner that the IDs kept without a user were
 // queued for a fallback user; Queued counts them for that user.
 func (c *Cleaner) AdoptedOrphans() {
