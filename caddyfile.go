@@ -35,6 +35,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		endpoint       <url>
 //		basic_auth     <username> <password>
 //		session_cookie <name>
+//		session_cookie_path <path>
 //		user           <placeholder> [<placeholder>...]
 //		fallback_user  <name>
 //		logout         <path> [<path>...]
@@ -94,6 +95,14 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 
 	case "session_cookie":
 		return oneArg(d, name, &h.SessionCookie)
+
+	case "session_cookie_path":
+		if err := oneArg(d, name, &h.SessionCookiePath); err != nil {
+			return err
+		}
+		if h.SessionCookiePath[0] != '/' {
+			return d.Errf("session_cookie_path: %q does not start with /", h.SessionCookiePath)
+		}
 
 	case "user":
 		return listArg(d, name, &h.User)

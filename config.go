@@ -87,6 +87,9 @@ func (h *Handler) check() error {
 	if h.FallbackUser != "" && !validUser(h.FallbackUser) {
 		return errors.New("fallback_user: control characters and names over 256 bytes are not allowed")
 	}
+	if h.SessionCookiePath != "" && !strings.HasPrefix(h.SessionCookiePath, "/") {
+		return fmt.Errorf("session_cookie_path: %q does not start with /", h.SessionCookiePath)
+	}
 	if err := h.checkLimits(); err != nil {
 		return err
 	}

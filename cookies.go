@@ -178,3 +178,47 @@ func withoutSessionParam(path, name string) string {
 	}
 	return path[:i] + path[i+1+end:]
 }
+
+// responseCookieChange reads what a response did to the session cookie,
+// leaving out Set-Cookie lines for another path than session_cookie_path.
+func (h *Handler) responseCookieChange(lines []string) cookieChange {
+	if h.SessionCookiePath != "" && len(lines) > 0 {
+		lines = linesForPath(lines, h.SessionCookie, h.SessionCookiePath)
+	}
+	return sessionCookieChange(lines, h.SessionCookie, h.now())
+}
+
+// linesForPath drops the Set-Cookie lines of cookie name whose Path
+// attribute names another path than path ("/app" and "/app/" are the
+// same). The slice is copied only when a line is dropped.
+func linesForPath(lines []string, name, path string) []string {
+	var kept []string
+	copied := false
+	for i, line := range lines {
+		c, err := http.ParseSetCookie(line)
+		if err != nil || c.Name != name || c.Path == "" || samePath(c.Path, path) {
+			if copied {
+				kept = append(kept, line)
+			}
+			continue
+		}
+		if !copied {
+			kept, copied = append([]string(nil), lines[:i]...), true
+		}
+	}
+	if !copied {
+		return lines
+	}
+	return kept
+}
+
+// samePath compares cookie paths, ignoring a trailing slash.
+func samePath(a, b string) bool {
+	trim := func(p string) string {
+		if len(p) > 1 {
+			return strings.TrimSuffix(p, "/")
+		}
+		return p
+	}
+	return trim(a) == trim(b)
+}

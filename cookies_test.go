@@ -136,3 +136,27 @@ func TestLogoutMatchesWithTomcatsSessionPathParameter(t *testing.T) {
 // mustURLPath builds a URL holding path as it is, as net/http would for
 // a request line.
 func mustURLPath(path string) *url.URL { return &url.URL{Path: path} }
+
+// Regression (another app's cookie taken for the session's): INUBIT's
+// own Tomcat under /ibis may set a JSESSIONID of its own through the same
+// site; with session_cookie_path it neither rotates nor ends the portal's
+// session.
+func TestSessionCookiePathLeavesOtherPathsAlone(t *testing.T) {
+	h := cookieHandler()
+	h.SessionCookiePath = "/"
+	lines := []string{
+		"JSESSIONID=IBIS1; Path=/ibis; HttpOnly",
+		"OTHER=1; Path=/ibis",
+	}
+	assert.Equal(t, cookieChange{}, h.responseCookieChange(lines), "a cookie for /ibis is not the session's")
+	assert.Equal(t, cookieChange{deleted: true},
+		h.responseCookieChange([]string{"JSESSIONID=; Path=/ibis/; Max-Age=0", "JSESSIONID=; Path=/; Max-Age=0"}))
+	assert.Equal(t, cookieChange{set: true, value: "APP1"},
+		h.responseCookieChange([]string{"JSESSIONID=IBIS2; Path=/ibis", "JSESSIONID=APP1; Path=/"}))
+	assert.Equal(t, cookieChange{set: true, value: "NOPATH"}, h.responseCookieChange([]string{"JSESSIONID=NOPATH"}))
+
+	h.SessionCookiePath = ""
+	assert.Equal(t, cookieChange{set: true, value: "IBIS1"}, h.responseCookieChange(lines), "without it, any path counts")
+	assert.True(t, samePath("/app/", "/app"))
+	assert.False(t, samePath("/app", "/"))
+}

@@ -65,6 +65,14 @@ type Handler struct {
 	// session. Default: JSESSIONID.
 	SessionCookie string `json:"session_cookie,omitempty"`
 
+	// SessionCookiePath, when set, is the Path of the web app's session
+	// cookie (Tomcat: its context path, "/" for the root context).
+	// Set-Cookie lines for a cookie of the same name with another Path,
+	// such as INUBIT's own Tomcat under /ibis served through the same
+	// site, then neither rotate nor end the tracked session. A line
+	// without a Path attribute always counts. Default: any path.
+	SessionCookiePath string `json:"session_cookie_path,omitempty"`
+
 	// User lists placeholders that give the INUBIT user of a request,
 	// tried in order; the first that is not empty wins. Each entry ID is
 	// cleared for the user known when it was collected, else for the

@@ -67,7 +67,7 @@ func (rw *responseWatcher) WriteHeader(status int) {
 	rw.wroteHeader = true
 	rw.status = status
 	header := rw.Header()
-	rw.cookie = sessionCookieChange(header["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
+	rw.cookie = rw.h.responseCookieChange(header["Set-Cookie"])
 	switch scannable(header, status) {
 	case scanBody:
 		rw.scanner = rw.h.newScanner()
@@ -123,7 +123,7 @@ func (rw *responseWatcher) FlushError() error {
 func (rw *responseWatcher) finish(ids []string) []string {
 	if !rw.wroteHeader {
 		// Nothing was written: net/http sends the header as it is now.
-		rw.cookie = sessionCookieChange(rw.Header()["Set-Cookie"], rw.h.SessionCookie, rw.h.now())
+		rw.cookie = rw.h.responseCookieChange(rw.Header()["Set-Cookie"])
 	}
 	unreadable := rw.inflate != nil && rw.inflate.Close() != nil
 	rw.inflate = nil
