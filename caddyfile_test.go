@@ -47,6 +47,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		Endpoint:          "http://inubit.internal:8000/ibis/rest/webapp/session/instances",
 		BasicAuth:         &BasicAuth{Username: "svc-cleaner", Password: "{env.INUBIT_PASSWORD}"},
 		SessionCookie:     "JSESSIONID",
+		SessionCookiePath: "/",
 		User:              []string{"{http.request.header.user}", "{http.request.uri.query.user}"},
 		FallbackUser:      "svc-forms",
 		Logout:            []string{"/logout", "/portal/logout*"},
