@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -21,6 +22,7 @@ import (
 // through Unwrap.
 type responseWatcher struct {
 	*caddyhttp.ResponseWriterWrapper
+	wrapper     caddyhttp.ResponseWriterWrapper // what the embedded pointer points at: one allocation, not two
 	h           *Handler
 	wroteHeader bool
 	status      int                     // the final status, once the header went out
@@ -47,10 +49,10 @@ func (h *Handler) newScanner() *sessiontracker.Scanner {
 }
 
 func (h *Handler) watchResponse(w http.ResponseWriter) *responseWatcher {
-	return &responseWatcher{
-		ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w},
-		h:                     h,
-	}
+	rw := &responseWatcher{h: h}
+	rw.wrapper.ResponseWriter = w
+	rw.ResponseWriterWrapper = &rw.wrapper
+	return rw
 }
 
 // WriteHeader inspects the final header once, then sends it on.
@@ -183,6 +185,16 @@ func scannable(header http.Header, status int) scanDecision {
 	return scanBody
 }
 
+// textTypes remembers textType's answer for the few Content-Type values
+// an upstream sends, sparing a parse (and its allocations) per response.
+// It stops growing at maxTextTypes values, so odd values cannot fill it.
+var (
+	textTypes      sync.Map // string -> bool
+	textTypesCount atomic.Int32
+)
+
+const maxTextTypes = 256
+
 // textType reports whether a Content-Type is one entry IDs are rendered
 // into. An absent type counts: the server will sniff it, and it may well
 // be HTML.
@@ -190,6 +202,20 @@ func textType(ct string) bool {
 	if ct == "" {
 		return true
 	}
+	if known, ok := textTypes.Load(ct); ok {
+		return known.(bool)
+	}
+	text := parseTextType(ct)
+	if textTypesCount.Load() < maxTextTypes {
+		if _, loaded := textTypes.LoadOrStore(ct, text); !loaded {
+			textTypesCount.Add(1)
+		}
+	}
+	return text
+}
+
+// parseTextType is textType without the memory.
+func parseTextType(ct string) bool {
 	mediaType, _, err := mime.ParseMediaType(ct)
 	if err != nil {
 		return false
