@@ -117,9 +117,14 @@ func FuzzCaddyfile(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, block string) {
-		var h Handler
-		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("inubit_sessions {\n" + block + "\n}"))
+		// NewTestDispenser exits on a lexer error; Caddy itself reports
+		// those before any directive parser runs.
+		tokens, err := caddyfile.Tokenize([]byte("inubit_sessions {\n"+block+"\n}"), "Testfile")
 		if err != nil {
+			return
+		}
+		var h Handler
+		if err := h.UnmarshalCaddyfile(caddyfile.NewDispenser(tokens)); err != nil {
 			return
 		}
 		if h.SessionCookie == "" {

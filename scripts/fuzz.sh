@@ -8,12 +8,17 @@ cd "$(dirname "$0")/.."
 
 per_target="${1:-60}"
 status=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 for pkg in $(go list ./...); do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
 		echo "== $pkg $target (${per_target}s)"
-		if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "${per_target}s" 2>&1 | tail -n 3; then
+		if ! go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "${per_target}s" >"$log" 2>&1; then
+			tail -n 40 "$log"
 			status=1
+		else
+			tail -n 3 "$log"
 		fi
 	done
 done
