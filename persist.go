@@ -76,18 +76,18 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 // for clearing. Only after the write succeeds is delivery woken.
 func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
 	changed, deleted := st.tracker.TakeChanges()
-	b := *carry
-	b.Sessions = append(b.Sessions, changed...)
-	b.Deleted = append(b.Deleted, deleted...)
-	if len(ended) > 0 && b.Pending == nil {
-		b.Pending = make(map[string][]string)
+	now := store.Batch{Sessions: changed, Deleted: deleted}
+	if len(ended) > 0 {
+		now.Pending = make(map[string][]string)
 	}
 	settings := st.settings.Load()
 	for _, e := range ended {
-		b.Deleted = append(b.Deleted, e.Key)
-		byUser(e, settings.fallbackUser, b.Pending)
+		now.Deleted = append(now.Deleted, e.Key)
+		byUser(e, settings.fallbackUser, now.Pending)
 	}
-	st.limitWithoutUser(b.Pending, settings.maxWithoutUser)
+	st.limitWithoutUser(now.Pending, settings.maxWithoutUser)
+	b := *carry
+	b.Merge(now)
 	if b.Empty() {
 		return
 	}

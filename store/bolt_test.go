@@ -173,3 +173,26 @@ func TestAdoptOrphans(t *testing.T) {
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{idA, idB}, ids)
 }
+
+// Regression (memory growth while the disk is full): a batch retried
+// after failed writes gained a copy of every changed session on every
+// try, and a session that ended meanwhile was written back after its
+// deletion.
+func TestMergeKeepsOneCopyPerSessionAndHonoursLaterDeletes(t *testing.T) {
+	h := sessiontracker.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	a, b, c := h.Key("a"), h.Key("b"), h.Key("c")
+	snap := func(k sessiontracker.Key, user string) sessiontracker.Snapshot {
+		return sessiontracker.Snapshot{Key: k, User: user}
+	}
+	carry := Batch{Sessions: []sessiontracker.Snapshot{snap(a, "a1"), snap(b, "b1")}}
+	for i := 0; i < 100; i++ {
+		carry.Merge(Batch{Sessions: []sessiontracker.Snapshot{snap(a, "a2")}})
+	}
+	carry.Merge(Batch{Deleted: []sessiontracker.Key{b}, Pending: map[string][]string{"anna": {"x"}}})
+	carry.Merge(Batch{Sessions: []sessiontracker.Snapshot{snap(c, "c1")}, Pending: map[string][]string{"anna": {"y"}}})
+
+	assert.Equal(t, []sessiontracker.Snapshot{snap(a, "a2"), snap(c, "c1")}, carry.Sessions,
+		"one copy each, the latest; the ended session is not written back")
+	assert.Equal(t, []sessiontracker.Key{b}, carry.Deleted)
+	assert.Equal(t, map[string][]string{"anna": {"x", "y"}}, carry.Pending)
+}

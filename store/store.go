@@ -88,3 +88,51 @@ type ParkedEntry struct {
 	// Since is when the entry was parked.
 	Since time.Time `json:"since"`
 }
+
+// Merge adds a later batch to b, as if b were written first and later
+// after it, without keeping outdated copies: a session deleted later
+// leaves b's Sessions, and a later snapshot replaces b's. A batch that
+// is retried after failed writes therefore stays as large as the state
+// it carries, not the number of changes.
+func (b *Batch) Merge(later Batch) {
+	if len(later.Deleted) > 0 || len(later.Sessions) > 0 {
+		gone := make(map[sessiontracker.Key]bool, len(later.Deleted))
+		for _, k := range later.Deleted {
+			gone[k] = true
+		}
+		newer := make(map[sessiontracker.Key]int, len(later.Sessions))
+		for i, s := range later.Sessions {
+			newer[s.Key] = i
+		}
+		kept := b.Sessions[:0]
+		for _, s := range b.Sessions {
+			if i, ok := newer[s.Key]; ok {
+				kept = append(kept, later.Sessions[i])
+				delete(newer, s.Key)
+			} else if !gone[s.Key] {
+				kept = append(kept, s)
+			}
+		}
+		for _, s := range later.Sessions {
+			if _, ok := newer[s.Key]; ok {
+				kept = append(kept, s)
+			}
+		}
+		b.Sessions = kept
+		for _, k := range b.Deleted {
+			delete(gone, k)
+		}
+		for _, k := range later.Deleted {
+			if gone[k] {
+				b.Deleted = append(b.Deleted, k)
+				delete(gone, k)
+			}
+		}
+	}
+	for user, ids := range later.Pending {
+		if b.Pending == nil {
+			b.Pending = make(map[string][]string)
+		}
+		b.Pending[user] = append(b.Pending[user], ids...)
+	}
+}
