@@ -123,9 +123,7 @@ func (st *state) limitWithoutUser(pending map[string][]string, limit int) {
 	}
 	dropped := len(ids) - room
 	st.refused.add(refusedWithoutUser, dropped)
-	now := time.Now().UnixNano()
-	last := st.lastWithoutUserLog.Load()
-	if now-last >= int64(evictLogInterval) && st.lastWithoutUserLog.CompareAndSwap(last, now) {
+	if st.withoutUserWarning.allow() {
 		st.logger.Load().Warn("max_ids_without_user reached: entry IDs of sessions that showed no user are no "+
 			"longer kept (they could not be cleared without a user). Configure user or fallback_user; "+
 			"many such sessions may also mean a client inventing cookies",

@@ -69,10 +69,9 @@ type state struct {
 	refused refusals
 	// warned makes some refusals log once per state.
 	compressedOnce, scanLimitOnce sync.Once
-	// lastEvictLog rate-limits the warning about max_sessions.
-	lastEvictLog atomic.Int64
-	// lastWithoutUserLog rate-limits the warning about max_ids_without_user.
-	lastWithoutUserLog atomic.Int64
+	// warnings about max_sessions and max_ids_without_user, at most
+	// one each per warnInterval
+	evictWarning, withoutUserWarning rateLimit
 	// refusedIDsLogged is the count of IDs refused by
 	// max_ids_per_session at the last warning, and when it was given.
 	refusedIDsLogged   int64
@@ -325,16 +324,24 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 	}
 }
 
-// evictLogInterval is the least time between two warnings that
-// max_sessions was reached.
-const evictLogInterval = time.Minute
+// warnInterval is the least time between two warnings that a bound was
+// reached.
+const warnInterval = time.Minute
+
+// rateLimit lets an event through at most once per warnInterval.
+type rateLimit struct{ last atomic.Int64 }
+
+// allow reports whether the event may happen now, and if so notes it.
+func (l *rateLimit) allow() bool {
+	now := time.Now().UnixNano()
+	last := l.last.Load()
+	return now-last >= int64(warnInterval) && l.last.CompareAndSwap(last, now)
+}
 
 // evicted queues sessions the tracker ended to keep within max_sessions,
 // warning at most once a minute.
 func (st *state) evicted(ended []sessiontracker.Ended) {
-	now := time.Now().UnixNano()
-	last := st.lastEvictLog.Load()
-	if now-last >= int64(evictLogInterval) && st.lastEvictLog.CompareAndSwap(last, now) {
+	if st.evictWarning.allow() {
 		st.logger.Load().Warn("max_sessions reached: the least recently seen sessions were ended early "+
 			"and their entries queued for clearing. Raise max_sessions if this is normal traffic, "+
 			"or look for a client inventing session cookies",
@@ -352,7 +359,7 @@ func (st *state) evicted(ended []sessiontracker.Ended) {
 // calls it.
 func (st *state) warnFullSessions() {
 	refused := st.tracker.Counts().RefusedIDs
-	if refused == st.refusedIDsLogged || time.Since(st.refusedIDsLoggedAt) < evictLogInterval {
+	if refused == st.refusedIDsLogged || time.Since(st.refusedIDsLoggedAt) < warnInterval {
 		return
 	}
 	st.logger.Load().Warn("sessions reached max_ids_per_session: further entry IDs of those sessions are not "+
