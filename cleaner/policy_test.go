@@ -163,23 +163,30 @@ func TestHealthURLAndMaintenanceParsing(t *testing.T) {
 	}
 }
 
+// runRefusing starts a Cleaner against the emulator, which refuses
+// poison with status, and returns both with the Cleaner's queue.
+func runRefusing(t *testing.T, status int) (*fakeinubit.Server, *Cleaner, *MemoryQueue) {
+	inubit, endpoint := startFake(t, fakeinubit.Profile9XML)
+	inubit.RefuseEntry(poison, status)
+	q := NewMemoryQueue()
+	c, err := New(Config{Endpoint: endpoint, Username: "svc", Password: "pw",
+		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, q, zap.NewNop())
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go c.Run(ctx)
+	return inubit, c, q
+}
+
+const poison = "webform@@@OrderWAC/form_orderentry(9)_orderapp@@@66666.xml"
+
 // Regression (entries held back): a user's one refused entry at the
 // head of the queue blocked the entries behind it while no other user's
 // call succeeded: its batch was split down to that entry, which was then
 // sent alone again and again. Expected: the entries behind it go
 // through, which shows INUBIT works, and the refused one is parked.
 func TestRefusedEntryAtTheHeadDoesNotHoldBackTheUsersOthers(t *testing.T) {
-	const poison = "webform@@@OrderWAC/form_orderentry(9)_orderapp@@@66666.xml"
-	inubit, endpoint := startFake(t, fakeinubit.Profile9XML)
-	inubit.RefuseEntry(poison, http.StatusBadRequest)
-	q := NewMemoryQueue()
-	c, err := New(Config{Endpoint: endpoint, Username: "svc", Password: "pw",
-		RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, q, zap.NewNop())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go c.Run(ctx)
-
+	inubit, c, q := runRefusing(t, http.StatusBadRequest)
 	require.NoError(t, c.Enqueue("alice", []string{poison, id1, id2}))
 	waitFor(t, inubit, func() bool { return len(inubit.Cleared()["alice"]) == 2 })
 	require.Eventually(t, func() bool { return len(q.Parked()["alice"]) == 1 }, 10*time.Second, time.Millisecond)
@@ -192,16 +199,7 @@ func TestRefusedEntryAtTheHeadDoesNotHoldBackTheUsersOthers(t *testing.T) {
 // A lone entry that INUBIT refuses, with nothing else queued anywhere,
 // gives no sign that INUBIT works: it stays queued, not parked.
 func TestLoneRefusedEntryStaysQueued(t *testing.T) {
-	const poison = "webform@@@OrderWAC/form_orderentry(9)_orderapp@@@66666.xml"
-	inubit, endpoint := startFake(t, fakeinubit.Profile9XML)
-	inubit.RefuseEntry(poison, http.StatusNotFound)
-	q := NewMemoryQueue()
-	c, err := New(Config{Endpoint: endpoint, Username: "svc", Password: "pw",
-		RetryMin: time.Millisecond, RetryMax: 2 * time.Millisecond}, q, zap.NewNop())
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go c.Run(ctx)
+	inubit, c, q := runRefusing(t, http.StatusNotFound)
 	require.NoError(t, c.Enqueue("alice", []string{poison}))
 	waitFor(t, inubit, func() bool { return inubit.ClearCallCount() >= 5 })
 	assert.Empty(t, q.Parked())
