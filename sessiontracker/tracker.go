@@ -98,6 +98,9 @@ type Tracker struct {
 	// evictMu lets one caller at a time trim the sessions.
 	evictMu sync.Mutex
 
+	// rotated leads old cookie values to their rotated sessions.
+	rotated rotations
+
 	live       atomic.Int64 // sessions in all shards
 	refusedIDs atomic.Int64 // IDs refused by MaxIDsPerSession
 	evicted    atomic.Int64 // sessions ended by MaxSessions
@@ -195,7 +198,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 	current, ok := obs.Key, obs.HasKey
 	if obs.HasNewKey {
 		if ok && obs.NewKey != obs.Key {
-			t.rotate(obs.Key, obs.NewKey)
+			t.rotate(now, obs.Key, obs.NewKey)
 		}
 		current, ok = obs.NewKey, true
 	}
@@ -205,6 +208,12 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		// of made-up cookie values, and of cookieless requests that
 		// each get a new one, out of memory and the store.
 		create := obs.User != "" || len(obs.IDs) > 0
+		if create && !obs.HasNewKey && !t.Has(current) {
+			// A request that was in flight while its cookie rotated.
+			if to, ok := t.rotated.follow(current, now); ok {
+				current = to
+			}
+		}
 		if t.touch(now, current, obs.User, obs.IDs, create) {
 			t.enforceMaxSessions()
 		}
@@ -294,7 +303,7 @@ func (t *Tracker) add(s *session, id, user string, limit int) bool {
 
 // rotate moves the session under from to the key to, merging with a
 // session already there.
-func (t *Tracker) rotate(from, to Key) {
+func (t *Tracker) rotate(now time.Time, from, to Key) {
 	src := t.shardOf(from)
 	src.mu.Lock()
 	s := src.sessions[from]
@@ -307,6 +316,7 @@ func (t *Tracker) rotate(from, to Key) {
 	if s == nil {
 		return
 	}
+	t.rotated.note(from, to, now)
 
 	dst := t.shardOf(to)
 	dst.mu.Lock()
@@ -379,6 +389,7 @@ func (s *session) ended(k Key, reason Reason) *Ended {
 // Sweep ends and returns the sessions that went idle or outlived the
 // maximum lifetime at now.
 func (t *Tracker) Sweep(now time.Time) []Ended {
+	t.rotated.prune(now)
 	cfg := t.config()
 	var out []Ended
 	for i := range t.shards {

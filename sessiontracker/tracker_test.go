@@ -182,3 +182,28 @@ func TestSetConfigAppliesToLiveSessions(t *testing.T) {
 	tr.SetConfig(Config{IdleTimeout: 5 * time.Minute})
 	assert.Len(t, tr.Sweep(t0.Add(10*time.Minute)), 1)
 }
+
+// Regression (IDs kept without a user): a request still in flight when
+// the upstream rotated the session cookie (a page loading during login)
+// showed the old value, and its IDs started a session of their own
+// without a user. They now join the rotated session, for a while.
+func TestRequestInFlightDuringRotationJoinsTheNewSession(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idA}})
+	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true, User: "alice"})
+	tr.Observe(t0.Add(2*time.Second), Observation{Key: k1, HasKey: true, IDs: []string{idB}})
+	assert.Equal(t, 1, tr.Len(), "no session of its own for the old value")
+
+	ended := tr.Observe(t0.Add(3*time.Second), Observation{Key: k2, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	assert.Equal(t, []string{idA, idB}, ids(ended))
+	assert.Equal(t, "alice", ended.User)
+
+	// Long after the rotation, the old value is just a cookie again.
+	tr.Observe(t0.Add(time.Hour), Observation{Key: k1, HasKey: true, IDs: []string{idC}})
+	assert.Equal(t, 1, tr.Len())
+	tr.Sweep(t0.Add(time.Hour))
+	_, ok := tr.rotated.follow(k1, t0.Add(time.Hour))
+	assert.False(t, ok, "old rotations are forgotten")
+}
