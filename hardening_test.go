@@ -13,17 +13,20 @@ import (
 )
 
 // Regression (forms cleared while open): a request to a logout path that
-// the app refused (405 for the wrong method, 404) ended the session, so
-// a cross-site link could clear a user's open forms.
+// the app refused (405 for the wrong method, 403 for a missing CSRF
+// token, 401) ended the session, so a cross-site link could clear a
+// user's open forms.
 func TestRefusedLogoutDoesNotEndTheSession(t *testing.T) {
 	stub, srv := newStubINUBIT(t)
 	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir(), Logout: []string{"/logout", "/portal/logout*"}}
 	provisionForTest(t, h)
 	serveForTest(t, h, "S1", "anna", "/form", idHeader(regressionID1), nil)
-	for _, path := range []string{"/logout", "/portal/logout-and-more"} {
-		serveForTest(t, h, "S1", "", path, nil, func(w http.ResponseWriter, r *http.Request) {
-			w.WriteHeader(http.StatusMethodNotAllowed)
-		})
+	for _, refusal := range []int{http.StatusMethodNotAllowed, http.StatusForbidden, http.StatusUnauthorized} {
+		for _, path := range []string{"/logout", "/portal/logout-and-more"} {
+			serveForTest(t, h, "S1", "", path, nil, func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(refusal)
+			})
+		}
 	}
 	assert.True(t, h.state.tracker.Len() == 1, "the session is still live")
 	serveForTest(t, h, "S1", "", "/logout", nil, nil)
@@ -81,4 +84,19 @@ func TestIDsThatClimbOutOfTheirFolderAreRefused(t *testing.T) {
 	})
 	assert.Equal(t, []string{"webform@@@A/b(1)_app@@@1.xml"}, kept)
 	assert.Equal(t, int64(3), h.state.refused.counts()["id_path_invalid"])
+}
+
+// A logout path the app does not serve (404) still ends the session: the
+// logout routes are the operator's word, as the contract says.
+func TestLogoutAnsweredNotFoundStillEndsTheSession(t *testing.T) {
+	stub, srv := newStubINUBIT(t)
+	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir(), Logout: []string{"/logout"}}
+	provisionForTest(t, h)
+	serveForTest(t, h, "S1", "anna", "/form", idHeader(regressionID1), nil)
+	serveForTest(t, h, "S1", "", "/logout", nil, func(w http.ResponseWriter, r *http.Request) {
+		http.NotFound(w, r)
+	})
+	calls := waitCalls(stub, 1, 5*time.Second)
+	require.Len(t, calls, 1)
+	assert.Equal(t, stubCall{user: "anna", body: regressionID1}, calls[0])
 }

@@ -337,9 +337,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		obs.NewKey, obs.HasNewKey = h.state.hasher.Key(rw.cookie.value), true
 	}
 	obs.CookieDeleted = rw.cookie.deleted
-	// A logout the app refused (405 for a wrong method, 404, 403 for a
-	// missing token…) has not ended the session.
-	obs.Logout = logout && err == nil && rw.status < http.StatusBadRequest
+	obs.Logout = logout && err == nil && !logoutRefused(rw.status)
 	if !obs.HasKey && !obs.HasNewKey {
 		if len(obs.IDs) > 0 {
 			h.state.refused.add(refusedUntracked, len(obs.IDs))
@@ -351,6 +349,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.state.dispatch(ended)
 	}
 	return err
+}
+
+// logoutRefused reports whether the app answered a logout request with a
+// status saying it did not log out: 401 or 403 (a missing login or CSRF
+// token) or 405 (a wrong method, e.g. GET where it wants POST). Any other
+// answer, a 404 of an app without that route included, ends the session
+// as configured.
+func logoutRefused(status int) bool {
+	switch status {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusMethodNotAllowed:
+		return true
+	}
+	return false
 }
 
 // isLogout reports whether the request matches a logout route, also
