@@ -12,17 +12,21 @@ import (
 func (c *Cleaner) RetryNow() string {
 	c.mu.Lock()
 	now := c.now()
-	waiting := 0
+	queued, backingOff := 0, 0
 	for _, u := range c.users {
-		if u.pending > 0 && u.due.After(now) {
-			waiting++
+		if u.pending > 0 {
+			queued++
+			if u.due.After(now) {
+				backingOff++
+			}
 		}
 		u.due = now
 	}
 	lifted := c.gate.lift()
 	c.mu.Unlock()
 	c.logger.Info("delivery retried on request: waits ended",
-		zap.Int("users_waiting", waiting), zap.String("pause_lifted", lifted))
+		zap.Int("users_queued", queued), zap.Int("users_in_backoff", backingOff),
+		zap.String("pause_lifted", lifted))
 	c.signal()
 	return lifted
 }
