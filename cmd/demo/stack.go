@@ -168,7 +168,7 @@ func (st *stack) caddyfile(listen string) string {
 		output stderr
 		format console
 		level WARN
-		exclude http.handlers.inubit_sessions
+		exclude http.handlers.inubit_sessions admin
 	}
 	log inubit_sessions {
 		output stderr
