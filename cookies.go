@@ -182,7 +182,10 @@ func withoutSessionParam(path, name string) string {
 // responseCookieChange reads what a response did to the session cookie,
 // leaving out Set-Cookie lines for another path than session_cookie_path.
 func (h *Handler) responseCookieChange(lines []string) cookieChange {
-	if h.SessionCookiePath != "" && len(lines) > 0 {
+	if len(lines) == 0 {
+		return cookieChange{} // most responses: no clock read needed
+	}
+	if h.SessionCookiePath != "" {
 		lines = linesForPath(lines, h.SessionCookie, h.SessionCookiePath)
 	}
 	return sessionCookieChange(lines, h.SessionCookie, h.now())
