@@ -189,7 +189,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		if obs.HasNewKey && (!obs.HasKey || obs.NewKey != obs.Key) {
 			// The upstream ended one session and started the next
 			// one in the same response.
-			if t.touch(now, obs.NewKey, obs.User, nil, obs.User != "") {
+			if _, created := t.touch(now, obs.NewKey, obs.User, nil, obs.User != ""); created {
 				t.enforceMaxSessions()
 			}
 		}
@@ -208,13 +208,17 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		// of made-up cookie values, and of cookieless requests that
 		// each get a new one, out of memory and the store.
 		create := obs.User != "" || len(obs.IDs) > 0
-		if create && !obs.HasNewKey && !t.Has(current) {
+		if create && !obs.HasNewKey {
+			// Try the live session first: one lock in the common case.
+			if found, _ := t.touch(now, current, obs.User, obs.IDs, false); found {
+				return nil
+			}
 			// A request that was in flight while its cookie rotated.
 			if to, ok := t.rotated.follow(current, now); ok {
 				current = to
 			}
 		}
-		if t.touch(now, current, obs.User, obs.IDs, create) {
+		if _, created := t.touch(now, current, obs.User, obs.IDs, create); created {
 			t.enforceMaxSessions()
 		}
 	}
@@ -240,16 +244,18 @@ func (t *Tracker) Touch(now time.Time, k Key) {
 }
 
 // touch refreshes a session, creating it if create is set, and adds the
-// IDs to it. It reports whether it created the session.
-func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create bool) (created bool) {
+// IDs to it. It reports whether the session was there and whether it
+// created it.
+func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create bool) (found, created bool) {
 	limit := t.config().MaxIDsPerSession
 	sh := t.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.sessions[k]
 	if s == nil && !create {
-		return false
+		return false, false
 	}
+	found = s != nil
 	changed := s == nil
 	if s == nil {
 		s = &session{started: now}
@@ -277,7 +283,7 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 			t.notify()
 		}
 	}
-	return created
+	return found, created
 }
 
 // add keeps id once per session, up to limit entries (0: no limit), and
