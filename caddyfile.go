@@ -10,8 +10,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-
-	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
 )
 
 func init() {
@@ -100,8 +98,8 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 		if err := oneArg(d, name, &h.SessionCookiePath); err != nil {
 			return err
 		}
-		if h.SessionCookiePath[0] != '/' {
-			return d.Errf("session_cookie_path: %q does not start with /", h.SessionCookiePath)
+		if err := checkCookiePath(h.SessionCookiePath); err != nil {
+			return d.Err(err.Error())
 		}
 
 	case "user":
@@ -185,9 +183,8 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 		if err := countArg(d, name, &h.MaxIDLength); err != nil {
 			return err
 		}
-		if h.MaxIDLength > sessiontracker.MaxEntryIDLength {
-			return d.Errf("max_id_length: %d is over the most the ID scanner reads, %d",
-				h.MaxIDLength, sessiontracker.MaxEntryIDLength)
+		if err := checkMaxIDLength(h.MaxIDLength); err != nil {
+			return d.Err(err.Error())
 		}
 
 	case "max_ids_without_user":

@@ -87,8 +87,10 @@ func (h *Handler) check() error {
 	if h.FallbackUser != "" && !validUser(h.FallbackUser) {
 		return errors.New("fallback_user: control characters and names over 256 bytes are not allowed")
 	}
-	if h.SessionCookiePath != "" && !strings.HasPrefix(h.SessionCookiePath, "/") {
-		return fmt.Errorf("session_cookie_path: %q does not start with /", h.SessionCookiePath)
+	if h.SessionCookiePath != "" {
+		if err := checkCookiePath(h.SessionCookiePath); err != nil {
+			return err
+		}
 	}
 	if err := h.checkLimits(); err != nil {
 		return err
@@ -164,9 +166,23 @@ func (h *Handler) checkLimits() error {
 			return fmt.Errorf("%s: must not be negative, got %d", f.name, f.value)
 		}
 	}
-	if h.MaxIDLength > sessiontracker.MaxEntryIDLength {
+	return checkMaxIDLength(h.MaxIDLength)
+}
+
+// checkMaxIDLength refuses a max_id_length the ID scanner cannot honour;
+// the Caddyfile parser and the JSON check share it.
+func checkMaxIDLength(n int) error {
+	if n > sessiontracker.MaxEntryIDLength {
 		return fmt.Errorf("max_id_length: %d is over the most the ID scanner reads, %d",
-			h.MaxIDLength, sessiontracker.MaxEntryIDLength)
+			n, sessiontracker.MaxEntryIDLength)
+	}
+	return nil
+}
+
+// checkCookiePath refuses a session_cookie_path that is not absolute.
+func checkCookiePath(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("session_cookie_path: %q does not start with /", path)
 	}
 	return nil
 }
