@@ -90,12 +90,20 @@ func firstHelpID(values []string) (string, bool) {
 // requestUser evaluates the user placeholders in order and returns the
 // first non-empty result.
 func (h *Handler) requestUser(r *http.Request) string {
-	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if repl == nil {
-		return ""
-	}
-	for _, p := range h.User {
-		u := strings.Trim(expandPlaceholder(repl, p), " ")
+	var repl *caddy.Replacer
+	for _, src := range h.userSources {
+		var u string
+		if src.header != "" {
+			u = headerPlaceholder(r.Header, src.header)
+		} else {
+			if repl == nil {
+				if repl, _ = r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl == nil {
+					return ""
+				}
+			}
+			u = expandPlaceholder(repl, src.placeholder)
+		}
+		u = trimSpaces(u)
 		if u == "" {
 			continue
 		}
@@ -107,8 +115,61 @@ func (h *Handler) requestUser(r *http.Request) string {
 	return ""
 }
 
+// userSource is one entry of the user list, prepared at Provision: a
+// request header's canonical name for {http.request.header.*}, else the
+// placeholder text for Caddy's replacer.
+type userSource struct {
+	header      string
+	placeholder string
+}
+
+// headerUserPrefix is the placeholder of a request header, the usual
+// way a user reaches this handler (set by a login proxy or forward_auth).
+const headerUserPrefix = "{http.request.header."
+
+// userSources prepares the user placeholders. A lone request-header
+// placeholder is read straight from the header, the way Caddy's replacer
+// reads it (all values joined by commas), without walking the replacer's
+// providers on every request.
+func userSources(placeholders []string) []userSource {
+	out := make([]userSource, len(placeholders))
+	for i, p := range placeholders {
+		out[i].placeholder = p
+		field, ok := strings.CutPrefix(p, headerUserPrefix)
+		if ok && strings.HasSuffix(field, "}") && !strings.ContainsAny(field[:len(field)-1], "{}") && len(field) > 1 {
+			out[i].header = http.CanonicalHeaderKey(field[:len(field)-1])
+		}
+	}
+	return out
+}
+
+// headerPlaceholder is the value of {http.request.header.NAME} for a
+// canonical NAME, as Caddy's replacer gives it.
+func headerPlaceholder(header http.Header, name string) string {
+	values := header[name]
+	switch len(values) {
+	case 0:
+		return ""
+	case 1:
+		return values[0]
+	}
+	return strings.Join(values, ",")
+}
+
+// trimSpaces removes the ASCII spaces around s (and only spaces: any
+// other white space or control character makes the user invalid).
+func trimSpaces(s string) string {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	for len(s) > 0 && s[len(s)-1] == ' ' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 // expandPlaceholder evaluates p; a lone placeholder such as
-// {http.request.header.user} is looked up directly, which saves the
+// {http.auth.user.id} is looked up directly, which saves the
 // allocations of a full replacement on every request.
 func expandPlaceholder(repl *caddy.Replacer, p string) string {
 	if key, ok := strings.CutPrefix(p, "{"); ok && strings.HasSuffix(key, "}") &&
@@ -150,6 +211,17 @@ func plainIDPath(id string) bool {
 // maxUserLength bounds a user name taken from a request.
 const maxUserLength = 256
 
+// printableASCII reports whether s holds only the ASCII characters from
+// space to tilde.
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
 // validUser refuses user names no INUBIT account has and the queue could
 // not keep apart: invalid UTF-8, control characters (NUL, CR, LF, tab
 // among them, also at either end), invisible format characters (bidi
@@ -157,7 +229,13 @@ const maxUserLength = 256
 // overlong values. A refused value counts as no user; it is not trimmed
 // into a valid one.
 func validUser(u string) bool {
-	if len(u) > maxUserLength || !utf8.ValidString(u) {
+	if len(u) > maxUserLength {
+		return false
+	}
+	if printableASCII(u) {
+		return true // the usual account name: nothing more to check
+	}
+	if !utf8.ValidString(u) {
 		return false
 	}
 	for _, r := range u {

@@ -108,11 +108,23 @@ func (h *Handler) usableCookieValue(v string) bool {
 // cookieValue returns the value of one "name=value" pair of a Cookie
 // header if its name is name, without its surrounding quotes.
 func cookieValue(pair, name string) (string, bool) {
-	pair = strings.Trim(pair, " \t")
+	pair = trimBlanks(pair)
 	if len(pair) <= len(name) || pair[len(name)] != '=' || pair[:len(name)] != name {
 		return "", false
 	}
-	return unquoteCookieValue(strings.Trim(pair[len(name)+1:], " \t")), true
+	return unquoteCookieValue(trimBlanks(pair[len(name)+1:])), true
+}
+
+// trimBlanks removes the spaces and tabs around s (strings.Trim with a
+// cutset would build that set on every call; this runs per cookie).
+func trimBlanks(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
 }
 
 // unquoteCookieValue removes one pair of surrounding double quotes.
@@ -168,6 +180,9 @@ func pathSessionParam(path, name string) (string, bool) {
 // withoutSessionParam returns path without Tomcat's session path
 // parameter, so that /logout;jsessionid=… matches a logout route.
 func withoutSessionParam(path, name string) string {
+	if strings.IndexByte(path, ';') < 0 {
+		return path // nearly every request: no path parameter at all
+	}
 	i := strings.Index(path, ";"+name+"=")
 	if i < 0 {
 		return path

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
 )
@@ -121,7 +122,7 @@ func TestSessionCookieBoundIsConfigurable(t *testing.T) {
 
 func TestLogoutMatchesWithTomcatsSessionPathParameter(t *testing.T) {
 	h := cookieHandler()
-	h.logoutPath = []string{"/logout"}
+	h.logout = newLogoutMatcher(caddyhttp.MatchPath{"/logout"})
 	get := func(target string) *http.Request {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		return r.WithContext(context.WithValue(r.Context(), caddy.ReplacerCtxKey, caddy.NewReplacer()))

@@ -56,6 +56,7 @@ func TestHelpCallCarriesAtMostItsOwnID(t *testing.T) {
 func TestUserValuesAreRefusedNotRepaired(t *testing.T) {
 	h := cookieHandler()
 	h.User = []string{"{http.request.header.user}", "{http.request.uri.query.user}"}
+	h.userSources = userSources(h.User)
 	user := func(header, query string) string {
 		r := httptest.NewRequest(http.MethodGet, "/?user="+query, nil)
 		if header != "" {
@@ -72,6 +73,30 @@ func TestUserValuesAreRefusedNotRepaired(t *testing.T) {
 	assert.Equal(t, "", user("", "%EF%BB%BFanna"), "a BOM is refused")
 	assert.Equal(t, "bob", user("\tx", "bob"), "a refused header value falls through to the next placeholder")
 	assert.Equal(t, int64(5), h.state.refused.counts()["user_invalid"])
+}
+
+// The header placeholder is read without Caddy's replacer; it must give
+// what the replacer gives, whatever the header holds.
+func TestHeaderUserReadsLikeCaddysReplacer(t *testing.T) {
+	for _, placeholder := range []string{"{http.request.header.user}", "{http.request.header.X-Remote-User}",
+		"{http.request.header.x-remote-user}"} {
+		src := userSources([]string{placeholder})[0]
+		require.NotEmpty(t, src.header, placeholder)
+		for _, values := range [][]string{nil, {""}, {"anna"}, {"anna", "bob"}, {" anna ", ""}} {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for _, v := range values {
+				r.Header.Add("User", v)
+				r.Header.Add("X-Remote-User", v)
+			}
+			repl := caddyhttp.NewTestReplacer(r)
+			assert.Equal(t, expandPlaceholder(repl, placeholder), headerPlaceholder(r.Header, src.header),
+				"%s with %q", placeholder, values)
+		}
+	}
+	for _, other := range []string{"{http.request.uri.query.user}", "{http.request.header.user}x",
+		"{http.request.header.}", "x{http.request.header.user}", "{http.request.header.{a}}"} {
+		assert.Empty(t, userSources([]string{other})[0].header, "%s goes through the replacer", other)
+	}
 }
 
 func TestIDsThatClimbOutOfTheirFolderAreRefused(t *testing.T) {

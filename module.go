@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -201,12 +202,13 @@ type Handler struct {
 	// as 16MiB or 500kB.
 	MaxScanBytes int64 `json:"max_scan_bytes,omitempty"`
 
-	logger     *zap.Logger
-	state      *state
-	stateKey   string
-	attachID   uint64
-	logoutPath caddyhttp.MatchPath
-	now        func() time.Time
+	logger      *zap.Logger
+	state       *state
+	stateKey    string
+	attachID    uint64
+	logout      logoutMatcher
+	userSources []userSource
+	now         func() time.Time
 }
 
 // BasicAuth is the INUBIT service account for the clear calls.
@@ -256,12 +258,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	for i, name := range h.IDHeaders {
 		h.IDHeaders[i] = http.CanonicalHeaderKey(name)
 	}
+	h.userSources = userSources(h.User)
 
 	// logout routes
-	h.logoutPath = caddyhttp.MatchPath(h.Logout)
-	if err := h.logoutPath.Provision(ctx); err != nil {
+	logoutPath := caddyhttp.MatchPath(slices.Clone(h.Logout))
+	if err := logoutPath.Provision(ctx); err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
+	h.logout = newLogoutMatcher(logoutPath)
 
 	// delivery settings
 	cfg, err := h.cleanerConfig()
@@ -320,15 +324,18 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := h.now()
 	obs := sessiontracker.Observation{}
+	var live bool          // the request's session is tracked
+	var sessionUser string // and holds this user
 	if key, ok := h.sessionKey(r); ok {
 		obs.Key, obs.HasKey = key, true
-		h.state.tracker.Touch(now, obs.Key)
+		live, sessionUser = h.state.tracker.Touch(now, obs.Key)
 	}
 	obs.IDs = h.requestIDs(r, obs.IDs)
 	// Match before next: handle_path and uri rewrite r.URL in place.
-	logout := len(h.logoutPath) > 0 && h.isLogout(r)
+	logout := len(h.Logout) > 0 && h.isLogout(r)
 
 	rw := h.watchResponse(w)
+	rw.noSession = !obs.HasKey
 	defer rw.stopInflating() // also when next panics
 	err := next.ServeHTTP(rw, r)
 	obs.IDs = h.keepValidIDs(rw.finish(obs.IDs))
@@ -345,6 +352,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	obs.User = h.requestUser(r)
+	if live && !obs.HasNewKey && !obs.CookieDeleted && !obs.Logout && len(obs.IDs) == 0 &&
+		(obs.User == "" || obs.User == sessionUser) {
+		return err // nothing new: Touch has recorded the activity
+	}
 	if ended := h.state.tracker.Observe(now, obs); ended != nil {
 		h.state.dispatch(ended)
 	}
@@ -374,8 +385,7 @@ func (h *Handler) isLogout(r *http.Request) bool {
 		r = r.WithContext(r.Context())
 		r.URL = &u
 	}
-	match, _ := h.logoutPath.MatchWithError(r)
-	return match
+	return h.logout.matches(r)
 }
 
 // Interface guards

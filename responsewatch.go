@@ -29,6 +29,10 @@ type responseWatcher struct {
 	scanner     *sessiontracker.Scanner // nil unless the body is scanned
 	inflate     *inflater               // set when the body is scanned decompressed
 	cookie      cookieChange
+	// noSession is set when the request carried no session cookie: its
+	// body is then scanned only if the response starts a session, as
+	// IDs found outside any session could not be kept.
+	noSession bool
 }
 
 // cookieChange is what a response did to the session cookie.
@@ -70,16 +74,20 @@ func (rw *responseWatcher) WriteHeader(status int) {
 	rw.status = status
 	header := rw.Header()
 	rw.cookie = rw.h.responseCookieChange(header["Set-Cookie"])
+	if rw.noSession && !rw.cookie.set {
+		rw.ResponseWriterWrapper.WriteHeader(status)
+		return
+	}
 	switch scannable(header, status) {
 	case scanBody:
 		rw.scanner = rw.h.newScanner()
 	case skipCompressed:
-		if !inflatable(header.Get("Content-Encoding")) {
+		if !inflatable(firstValue(header, "Content-Encoding")) {
 			rw.h.state.noteCompressed(rw.h.logger)
 			break
 		}
 		rw.scanner = rw.h.newScanner()
-		rw.inflate = newInflater(header.Get("Content-Encoding"), rw.scanner)
+		rw.inflate = newInflater(firstValue(header, "Content-Encoding"), rw.scanner)
 	}
 	rw.ResponseWriterWrapper.WriteHeader(status)
 }
@@ -155,6 +163,15 @@ func (rw *responseWatcher) stopInflating() {
 	}
 }
 
+// firstValue is header.Get for a canonical name, without canonicalizing
+// it again on every response.
+func firstValue(header http.Header, canonicalName string) string {
+	if v := header[canonicalName]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // writerOnly hides ReadFrom so io.Copy uses Write.
 type writerOnly struct{ io.Writer }
 
@@ -174,12 +191,12 @@ func scannable(header http.Header, status int) scanDecision {
 		status == http.StatusSwitchingProtocols {
 		return skipBody
 	}
-	if !textType(header.Get("Content-Type")) {
+	if !textType(firstValue(header, "Content-Type")) {
 		return skipBody
 	}
 	// Compressed: scanned through a decompressing copy where the
 	// encoding allows (gzip, deflate), else counted and passed on.
-	if ce := header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
+	if ce := firstValue(header, "Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
 		return skipCompressed
 	}
 	return scanBody

@@ -117,3 +117,33 @@ func TestValidUser(t *testing.T) {
 		})
 	}
 }
+
+// A request without a session cookie has its text body scanned only when
+// the answer starts a session (a login page that renders a form): then
+// the page's IDs belong to the new session. Otherwise nothing found in
+// the body could be kept, and the scan would be wasted work.
+func TestBodyWithoutSessionIsScannedOnlyWhenTheAnswerStartsOne(t *testing.T) {
+	stub, srv := newStubINUBIT(t)
+	h := &Handler{Endpoint: srv.URL, Storage: t.TempDir(), Logout: []string{"/logout"}}
+	provisionForTest(t, h)
+	page := func(setCookie string) func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if setCookie != "" {
+				w.Header().Add("Set-Cookie", setCookie)
+			}
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte(`<input type="hidden" value="` + regressionID1 + `">`))
+		}
+	}
+
+	serveForTest(t, h, "", "anna", "/public", nil, page(""))
+	assert.Zero(t, h.state.refused.counts()["id_without_session"], "a sessionless page is not scanned")
+	assert.Equal(t, 0, h.state.tracker.Len())
+
+	serveForTest(t, h, "", "anna", "/login", nil, page("JSESSIONID=NEW1; Path=/"))
+	require.Equal(t, 1, h.state.tracker.Len(), "the page that started the session brought its ID")
+	serveForTest(t, h, "NEW1", "anna", "/logout", nil, nil)
+	calls := waitCalls(stub, 1, 5*time.Second)
+	require.Len(t, calls, 1)
+	assert.Equal(t, stubCall{user: "anna", body: regressionID1}, calls[0])
+}

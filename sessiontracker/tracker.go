@@ -87,8 +87,7 @@ const shardCount = 32
 
 // Tracker holds the live sessions. It is safe for concurrent use.
 type Tracker struct {
-	cfgMu sync.RWMutex
-	cfg   Config
+	cfg atomic.Pointer[Config]
 
 	// notify, if set, is called (under a shard lock, so it must not
 	// block) whenever a session changed in a way worth storing.
@@ -139,7 +138,8 @@ type session struct {
 
 // New returns an empty Tracker.
 func New(cfg Config) *Tracker {
-	t := &Tracker{cfg: cfg}
+	t := &Tracker{}
+	t.cfg.Store(&cfg)
 	for i := range t.shards {
 		t.shards[i].sessions = make(map[Key]*session)
 		t.shards[i].changed = make(map[Key]bool)
@@ -160,17 +160,10 @@ func (t *Tracker) SetEvict(fn func([]Ended)) { t.evict = fn }
 
 // SetConfig replaces the limits; they apply to live sessions at the next
 // sweep.
-func (t *Tracker) SetConfig(cfg Config) {
-	t.cfgMu.Lock()
-	t.cfg = cfg
-	t.cfgMu.Unlock()
-}
+func (t *Tracker) SetConfig(cfg Config) { t.cfg.Store(&cfg) }
 
-func (t *Tracker) config() Config {
-	t.cfgMu.RLock()
-	defer t.cfgMu.RUnlock()
-	return t.cfg
-}
+// config is read on every request: an atomic load, no lock.
+func (t *Tracker) config() *Config { return t.cfg.Load() }
 
 func (t *Tracker) shardOf(k Key) *shard { return &t.shards[k[0]%shardCount] }
 
@@ -227,20 +220,28 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 
 // Touch marks a live session as active at now, without creating one. It
 // is called when a request starts, so that a long request (a stream, an
-// upload) keeps its session from going idle.
-func (t *Tracker) Touch(now time.Time, k Key) {
+// upload) keeps its session from going idle. It reports whether the
+// session is live and the user it holds: a request that then shows
+// nothing new (same user or none, no ID, no cookie change) needs no
+// Observe, which would only repeat this.
+func (t *Tracker) Touch(now time.Time, k Key) (found bool, user string) {
 	sh := t.shardOf(k)
 	sh.mu.Lock()
-	if s := sh.sessions[k]; s != nil && now.After(s.lastSeen) {
+	s := sh.sessions[k]
+	if s != nil {
+		found, user = true, s.user
 		if s.requests < 2 {
 			s.requests++
 		}
-		s.lastSeen = now
-		if s.lastSeen.Sub(s.savedSeen) >= t.seenResolution() {
-			sh.changed[k] = true
+		if now.After(s.lastSeen) {
+			s.lastSeen = now
+			if s.lastSeen.Sub(s.savedSeen) >= t.seenResolution() {
+				sh.changed[k] = true
+			}
 		}
 	}
 	sh.mu.Unlock()
+	return found, user
 }
 
 // touch refreshes a session, creating it if create is set, and adds the
