@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -110,12 +111,21 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 				return err
 			}
 		}
+		// In key order: bolt then walks its tree forward once.
+		slices.SortFunc(b.Sessions, func(x, y sessiontracker.Snapshot) int {
+			return bytes.Compare(x.Key[:], y.Key[:])
+		})
+		// bolt keeps each value until the transaction ends: the records
+		// are cut from one buffer, sized for all of them.
+		size := 0
 		for i := range b.Sessions {
-			data, err := encodeSession(&b.Sessions[i])
-			if err != nil {
-				return err
-			}
-			if err := sessions.Put(b.Sessions[i].Key[:], data); err != nil {
+			size += encodedSize(&b.Sessions[i])
+		}
+		buf := make([]byte, 0, size)
+		for i := range b.Sessions {
+			start := len(buf)
+			buf = encodeSession(buf, &b.Sessions[i])
+			if err := sessions.Put(b.Sessions[i].Key[:], buf[start:len(buf):len(buf)]); err != nil {
 				return err
 			}
 		}
