@@ -3,6 +3,7 @@ package inubitsessions
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 
@@ -10,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
 )
 
 func init() {
@@ -82,7 +85,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) error {
 	switch name {
 	case "endpoint":
-		return oneArg(d, name, &h.Endpoint)
+		if err := oneArg(d, name, &h.Endpoint); err != nil {
+			return err
+		}
+		if !strings.Contains(h.Endpoint, "{") { // placeholders expand at load
+			return lineErr(d, cleaner.CheckEndpoint(h.Endpoint))
+		}
 
 	case "basic_auth":
 		args := d.RemainingArgs()
@@ -92,24 +100,39 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 		h.BasicAuth = &BasicAuth{Username: args[0], Password: args[1]}
 
 	case "session_cookie":
-		return oneArg(d, name, &h.SessionCookie)
+		if err := oneArg(d, name, &h.SessionCookie); err != nil {
+			return err
+		}
+		return lineErr(d, checkSessionCookie(h.SessionCookie))
 
 	case "session_cookie_path":
 		if err := oneArg(d, name, &h.SessionCookiePath); err != nil {
 			return err
 		}
-		if err := checkCookiePath(h.SessionCookiePath); err != nil {
-			return d.Err(err.Error())
-		}
+		return lineErr(d, checkCookiePath(h.SessionCookiePath))
 
 	case "user":
-		return listArg(d, name, &h.User)
+		if err := listArg(d, name, &h.User); err != nil {
+			return err
+		}
+		for _, p := range h.User {
+			if err := checkUserPlaceholder(p); err != nil {
+				return d.Err(err.Error())
+			}
+		}
 
 	case "fallback_user":
 		return oneArg(d, name, &h.FallbackUser)
 
 	case "logout":
-		return listArg(d, name, &h.Logout)
+		if err := listArg(d, name, &h.Logout); err != nil {
+			return err
+		}
+		for _, p := range h.Logout {
+			if err := checkLogoutPattern(p); err != nil {
+				return d.Err(err.Error())
+			}
+		}
 
 	case "idle_timeout":
 		return durationArg(d, name, &h.IdleTimeout)
@@ -126,7 +149,14 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 		}
 
 	case "id_header":
-		return listArg(d, name, &h.IDHeaders)
+		if err := listArg(d, name, &h.IDHeaders); err != nil {
+			return err
+		}
+		for _, header := range h.IDHeaders {
+			if err := checkIDHeader(header); err != nil {
+				return d.Err(err.Error())
+			}
+		}
 
 	case "batch_size":
 		return countArg(d, name, &h.BatchSize)
@@ -148,12 +178,18 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 			return d.Errf("retry_backoff: invalid maximum %q (must be a duration not below the minimum)", args[1])
 		}
 		h.RetryMin, h.RetryMax = caddy.Duration(lo), caddy.Duration(hi)
+		return lineErr(d, checkFloor(name, lo))
 
 	case "concurrency":
 		return countArg(d, name, &h.Concurrency)
 
 	case "healthcheck":
-		return oneArg(d, name, &h.HealthCheck)
+		if err := oneArg(d, name, &h.HealthCheck); err != nil {
+			return err
+		}
+		if !strings.Contains(h.HealthCheck, "{") {
+			return lineErr(d, cleaner.CheckHealthURL(h.HealthCheck))
+		}
 
 	case "maintenance_probe":
 		return durationArg(d, name, &h.MaintenanceProbe)
@@ -183,9 +219,7 @@ func (h *Handler) unmarshalSubdirective(d *caddyfile.Dispenser, name string) err
 		if err := countArg(d, name, &h.MaxIDLength); err != nil {
 			return err
 		}
-		if err := checkMaxIDLength(h.MaxIDLength); err != nil {
-			return d.Err(err.Error())
-		}
+		return lineErr(d, checkMaxIDLength(h.MaxIDLength))
 
 	case "max_ids_without_user":
 		return countArg(d, name, &h.MaxIDsWithoutUser)
@@ -233,7 +267,15 @@ func durationArg(d *caddyfile.Dispenser, name string, dst *caddy.Duration) error
 		return d.Errf("%s: duration must be positive, got %q", name, raw)
 	}
 	*dst = caddy.Duration(dur)
-	return nil
+	return lineErr(d, checkFloor(name, dur))
+}
+
+// lineErr gives err the position of the dispenser's current token.
+func lineErr(d *caddyfile.Dispenser, err error) error {
+	if err == nil {
+		return nil
+	}
+	return d.Err(err.Error())
 }
 
 // countArg reads one positive integer.

@@ -114,6 +114,25 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"max_id_length too big":        {"max_id_length 4096", "max_id_length: 4096 is over the most the ID scanner reads, 512"},
 		"max_scan_bytes bad":           {"max_scan_bytes huge", `max_scan_bytes: want a positive size such as 16MiB, got "huge"`},
 		"max_scan_bytes zero":          {"max_scan_bytes 0", `max_scan_bytes: want a positive size`},
+		// checked while parsing, so that the error names the line
+		"endpoint relative":         {"endpoint /ibis/rest/webapp/session/instances", "endpoint: \"/ibis/rest/webapp/session/instances\" is not an absolute http or https URL"},
+		"endpoint with user":        {"endpoint http://i/x?user=a", "endpoint: remove the user query parameter"},
+		"endpoint with credentials": {"endpoint http://svc:pw@i/x", "endpoint: put credentials in basic_auth"},
+		"session_cookie semicolon":  {"session_cookie bad;name", `session_cookie: "bad;name" is not a cookie name`},
+		"session_cookie space":      {`session_cookie "a b"`, `session_cookie: "a b" is not a cookie name`},
+		"id_header space":           {`id_header "bad header"`, `id_header: "bad header" is not a header name`},
+		"id_header colon":           {"id_header bad:hdr", `id_header: "bad:hdr" is not a header name`},
+		"retry_backoff below floor": {"retry_backoff 1ms 1s", "retry_backoff: 1ms is below the minimum of 10ms"},
+		"sweep_interval below":      {"sweep_interval 1ms", "sweep_interval: 1ms is below the minimum of 10ms"},
+		"maintenance_probe below":   {"maintenance_probe 10ms", "maintenance_probe: 10ms is below the minimum of 100ms"},
+		"auth_retry below":          {"auth_retry 1ms", "auth_retry: 1ms is below the minimum of 100ms"},
+		"healthcheck relative":      {"healthcheck /ibis/rest/healthcheck", `healthcheck: "/ibis/rest/healthcheck" is not an absolute http or https URL`},
+		"healthcheck not a URL":     {"healthcheck notaurl", `healthcheck: "notaurl" is not an absolute http or https URL`},
+		"user placeholder unclosed": {"user {http.request.header.user", "user: \"{http.request.header.user\" has a placeholder without its closing }"},
+		"user placeholder empty":    {"user {}", "has an empty placeholder {}"},
+		"user placeholder nested":   {"user {a{b}}", "opens a placeholder inside another"},
+		"logout without slash":      {"logout logout", `logout: "logout" never matches: a request path starts with /`},
+		"logout bad glob":           {"logout /a[", `logout: "/a[" is not a valid pattern`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 
@@ -63,25 +64,32 @@ func (h *Handler) check() error {
 	if h.RetryMin < 0 || h.RetryMax < 0 || (h.RetryMax > 0 && h.RetryMax < h.RetryMin) {
 		return errors.New("retry_backoff: need 0 < min <= max")
 	}
-	// Floors that keep a typo from turning into a busy loop or a
-	// request storm against INUBIT.
 	for _, f := range []struct {
 		name  string
 		value caddy.Duration
-		floor time.Duration
 	}{
-		{"retry_backoff", h.RetryMin, 10 * time.Millisecond},
-		{"sweep_interval", h.SweepInterval, 10 * time.Millisecond},
-		{"maintenance_probe", h.MaintenanceProbe, 100 * time.Millisecond},
-		{"auth_retry", h.AuthRetry, 100 * time.Millisecond},
+		{"retry_backoff", h.RetryMin},
+		{"sweep_interval", h.SweepInterval},
+		{"maintenance_probe", h.MaintenanceProbe},
+		{"auth_retry", h.AuthRetry},
 	} {
-		if f.value != 0 && time.Duration(f.value) < f.floor {
-			return fmt.Errorf("%s: %s is below the minimum of %s", f.name, time.Duration(f.value), f.floor)
+		if err := checkFloor(f.name, time.Duration(f.value)); err != nil {
+			return err
 		}
 	}
 	for _, name := range h.IDHeaders {
-		if name == "" || strings.ContainsAny(name, " \t:") {
-			return fmt.Errorf("id_header: %q is not a header name", name)
+		if err := checkIDHeader(name); err != nil {
+			return err
+		}
+	}
+	for _, p := range h.User {
+		if err := checkUserPlaceholder(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range h.Logout {
+		if err := checkLogoutPattern(p); err != nil {
+			return err
 		}
 	}
 	if h.FallbackUser != "" && !validUser(h.FallbackUser) {
@@ -95,8 +103,88 @@ func (h *Handler) check() error {
 	if err := h.checkLimits(); err != nil {
 		return err
 	}
-	if !validCookieName(h.SessionCookie) {
-		return fmt.Errorf("session_cookie: %q is not a cookie name", h.SessionCookie)
+	return checkSessionCookie(h.SessionCookie)
+}
+
+// durationFloors keep a typo from turning into a busy loop or a request
+// storm against INUBIT.
+var durationFloors = map[string]time.Duration{
+	"retry_backoff":     10 * time.Millisecond,
+	"sweep_interval":    10 * time.Millisecond,
+	"maintenance_probe": 100 * time.Millisecond,
+	"auth_retry":        100 * time.Millisecond,
+}
+
+// checkFloor refuses a set duration below its subdirective's floor.
+func checkFloor(name string, d time.Duration) error {
+	if floor, ok := durationFloors[name]; ok && d != 0 && d < floor {
+		return fmt.Errorf("%s: %s is below the minimum of %s", name, d, floor)
+	}
+	return nil
+}
+
+func checkIDHeader(name string) error {
+	if name == "" || strings.ContainsAny(name, " \t:") || !validCookieName(name) {
+		return fmt.Errorf("id_header: %q is not a header name", name)
+	}
+	return nil
+}
+
+func checkSessionCookie(name string) error {
+	if !validCookieName(name) {
+		return fmt.Errorf("session_cookie: %q is not a cookie name", name)
+	}
+	return nil
+}
+
+// checkUserPlaceholder refuses a user entry with a placeholder that is
+// not closed, such as {http.request.header.user: Caddy would take it as
+// text and every clear call would go out for that text as the user.
+// Text without placeholders is allowed: one fixed user for all entries.
+func checkUserPlaceholder(p string) error {
+	if p == "" {
+		return errors.New("user: an empty entry")
+	}
+	open := -1
+	for i := 0; i < len(p); i++ {
+		switch p[i] {
+		case '\\':
+			i++ // an escaped brace is text
+		case '{':
+			if open >= 0 {
+				return fmt.Errorf("user: %q opens a placeholder inside another", p)
+			}
+			open = i
+		case '}':
+			if open < 0 {
+				return fmt.Errorf("user: %q closes a placeholder it did not open", p)
+			}
+			if i == open+1 {
+				return fmt.Errorf("user: %q has an empty placeholder {}", p)
+			}
+			open = -1
+		}
+	}
+	if open >= 0 {
+		return fmt.Errorf("user: %q has a placeholder without its closing }", p)
+	}
+	return nil
+}
+
+// checkLogoutPattern refuses logout patterns that can never match a
+// request path: one not starting with / or * (such as "logout"), and a
+// malformed glob (such as "/a[").
+func checkLogoutPattern(p string) error {
+	if strings.Contains(p, "{") {
+		return nil // a placeholder: known only per request
+	}
+	if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "*") {
+		return fmt.Errorf("logout: %q never matches: a request path starts with /", p)
+	}
+	if !strings.Contains(p, "%") { // escape-sequence patterns are not globs
+		if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+			return fmt.Errorf("logout: %q is not a valid pattern: %v", p, err)
+		}
 	}
 	return nil
 }
@@ -124,6 +212,26 @@ func validCookieName(name string) bool {
 		return false
 	}
 	return (&http.Cookie{Name: name, Value: "x"}).Valid() == nil
+}
+
+// fillDefaults sets the optional fields left empty to their defaults.
+func (h *Handler) fillDefaults() {
+	if h.SessionCookie == "" {
+		h.SessionCookie = DefaultSessionCookie
+	}
+	if len(h.User) == 0 {
+		h.User = []string{defaultUser}
+	}
+	if len(h.IDHeaders) == 0 {
+		h.IDHeaders = []string{DefaultIDHeader}
+	}
+	if h.IdleTimeout == 0 {
+		h.IdleTimeout = caddy.Duration(DefaultIdleTimeout)
+	}
+	if h.MaxLifetime == 0 {
+		h.MaxLifetime = caddy.Duration(DefaultMaxLifetime)
+	}
+	h.fillLimitDefaults()
 }
 
 // fillLimitDefaults sets the bounds left at zero to their defaults.

@@ -234,24 +234,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.now = time.Now
 
-	// fill defaults
-	if h.SessionCookie == "" {
-		h.SessionCookie = DefaultSessionCookie
-	}
-	if len(h.User) == 0 {
-		h.User = []string{defaultUser}
-	}
-	if len(h.IDHeaders) == 0 {
-		h.IDHeaders = []string{DefaultIDHeader}
-	}
-	if h.IdleTimeout == 0 {
-		h.IdleTimeout = caddy.Duration(DefaultIdleTimeout)
-	}
-	if h.MaxLifetime == 0 {
-		h.MaxLifetime = caddy.Duration(DefaultMaxLifetime)
-	}
-	h.fillLimitDefaults()
-
+	h.fillDefaults()
 	if err := h.check(); err != nil {
 		return err
 	}

@@ -83,22 +83,9 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	if c.Endpoint == "" {
 		return c, nil, errors.New("endpoint: required")
 	}
-	if hasUserinfo(c.Endpoint) {
-		return c, nil, errors.New("endpoint: put credentials in basic_auth, not in the URL")
-	}
-	u, err := url.Parse(c.Endpoint)
+	u, err := parseEndpoint(c.Endpoint)
 	if err != nil {
-		// url.Error repeats the URL, which is shown on its own.
-		if ue, ok := err.(*url.Error); ok {
-			err = ue.Err
-		}
-		return c, nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL: %v", c.Endpoint, err)
-	}
-	if u.Query().Has("user") {
-		return c, nil, errors.New("endpoint: remove the user query parameter; it is set per call")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return c, nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL", c.Endpoint)
+		return c, nil, err
 	}
 	switch c.Separator {
 	case "":
@@ -133,13 +120,54 @@ func (c Config) withDefaults() (Config, *url.URL, error) {
 	}
 	if c.HealthURL == "" {
 		c.HealthURL = healthURLFor(u)
-	} else if h, err := url.Parse(c.HealthURL); err != nil || (h.Scheme != "http" && h.Scheme != "https") || h.Host == "" {
-		return c, nil, fmt.Errorf("healthcheck: %q is not an absolute http or https URL", c.HealthURL)
+	} else if err := CheckHealthURL(c.HealthURL); err != nil {
+		return c, nil, err
 	}
 	if c.Transport == nil {
 		c.Transport = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	return c, u, nil
+}
+
+// CheckEndpoint reports what is wrong with a clear-call URL, naming the
+// endpoint subdirective: it must be an absolute http or https URL without
+// credentials (they belong in basic_auth) and without a user parameter.
+func CheckEndpoint(raw string) error {
+	_, err := parseEndpoint(raw)
+	return err
+}
+
+func parseEndpoint(raw string) (*url.URL, error) {
+	if hasUserinfo(raw) {
+		return nil, errors.New("endpoint: put credentials in basic_auth, not in the URL")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Error repeats the URL, which is shown on its own.
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL: %v", raw, err)
+	}
+	if u.Query().Has("user") {
+		return nil, errors.New("endpoint: remove the user query parameter; it is set per call")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL", raw)
+	}
+	return u, nil
+}
+
+// CheckHealthURL reports what is wrong with a health-check URL, naming
+// the healthcheck subdirective.
+func CheckHealthURL(raw string) error {
+	if hasUserinfo(raw) {
+		return errors.New("healthcheck: the health check needs no credentials; remove them from the URL")
+	}
+	if h, err := url.Parse(raw); err != nil || (h.Scheme != "http" && h.Scheme != "https") || h.Host == "" {
+		return fmt.Errorf("healthcheck: %q is not an absolute http or https URL", raw)
+	}
+	return nil
 }
 
 // hasUserinfo reports whether a URL names credentials before its host,
