@@ -257,6 +257,21 @@ func TestResponseHintIsShortAndPlain(t *testing.T) {
 	assert.LessOrEqual(t, len(hint), maxHintBytes+4)
 }
 
+// Tomcat's error page (INUBIT 8.x) opens with a stylesheet: the hint must
+// show the page's message, not its CSS.
+func TestResponseHintSkipsStylesAndScripts(t *testing.T) {
+	page := `<!doctype html><html lang="en"><head><title>HTTP Status 500 – Internal Server Error</title>` +
+		`<style type="text/css">body {font-family:Tahoma,Arial,sans-serif;} h1 {font-size:22px;}</style>` +
+		`<SCRIPT>var x = "<b>";</SCRIPT></head><body><h1>HTTP Status 500 – Internal Server Error</h1>` +
+		`<p><b>Message</b> engine busy</p></body></html>`
+	hint := responseHint(strings.NewReader(page))
+	assert.NotContains(t, hint, "font-family")
+	assert.NotContains(t, hint, "var x")
+	assert.Contains(t, hint, "Message engine busy")
+	assert.Equal(t, "a b", strings.Join(strings.Fields(stripTags("a<style")+" b"), " "), "a cut-off style element")
+	assert.Contains(t, stripTags("<stylesheet>text</stylesheet>"), "text", "only style itself is skipped")
+}
+
 // Configure releases the previous transport's idle connections, so that
 // config reloads do not pile up open connections to INUBIT.
 func TestConfigureClosesPreviousIdleConnections(t *testing.T) {

@@ -73,21 +73,45 @@ func responseHint(body io.Reader) string {
 	return b.String()
 }
 
-// stripTags drops everything between < and >, turning an HTML or XML
-// error page into its text.
+// stripTags drops everything between < and >, and the contents of style
+// and script elements, turning an HTML or XML error page into its text
+// (Tomcat's error page starts with a stylesheet).
 func stripTags(s string) string {
 	var b strings.Builder
-	inTag := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			inTag = true
-			b.WriteByte(' ')
-		case r == '>':
-			inTag = false
-		case !inTag:
-			b.WriteRune(r)
+	for len(s) > 0 {
+		lt := strings.IndexByte(s, '<')
+		if lt < 0 {
+			b.WriteString(s)
+			break
 		}
+		b.WriteString(s[:lt])
+		b.WriteByte(' ')
+		s = s[lt:]
+		if name := skippedElement(s); name != "" {
+			// up to the end tag, or to the end of what was read
+			end := strings.Index(strings.ToLower(s), "</"+name)
+			if end < 0 {
+				break
+			}
+			s = s[end:]
+		}
+		gt := strings.IndexByte(s, '>')
+		if gt < 0 {
+			break
+		}
+		s = s[gt+1:]
 	}
 	return b.String()
+}
+
+// skippedElement returns "style" or "script" when tag opens one of them.
+func skippedElement(tag string) string {
+	for _, name := range []string{"style", "script"} {
+		if len(tag) > len(name)+1 && strings.EqualFold(tag[1:len(name)+1], name) {
+			if c := tag[len(name)+1]; c == '>' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '/' {
+				return name
+			}
+		}
+	}
+	return ""
 }
