@@ -2,7 +2,14 @@ package inubitsessions
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
+	"math/big"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +23,22 @@ import (
 	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
 	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
 )
+
+// selfSignedCA returns the PEM of a new CA certificate, unrelated to the
+// test servers' certificate.
+func selfSignedCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "another CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
 // Clear calls reach an https INUBIT whose certificate is signed by a CA
 // given in tls_ca.
@@ -40,6 +63,16 @@ func TestTLSWithCustomCA(t *testing.T) {
 	wait, stop := context.WithTimeout(ctx, 10*time.Second)
 	defer stop()
 	require.NoError(t, inubit.WaitFor(wait, func() bool { return len(inubit.Cleared()["alice"]) == 1 }))
+
+	// A CA that did not sign INUBIT's certificate is not trusted: the
+	// transport verifies, it does not merely connect.
+	otherCA := filepath.Join(t.TempDir(), "other.pem")
+	require.NoError(t, os.WriteFile(otherCA, selfSignedCA(t), 0o600))
+	wrong, err := transportWithCA(otherCA)
+	require.NoError(t, err)
+	_, err = (&http.Client{Transport: wrong, Timeout: 5 * time.Second}).Get(srv.URL + "/ibis/rest/healthcheck")
+	var unknownAuthority x509.UnknownAuthorityError
+	assert.ErrorAs(t, err, &unknownAuthority, "a certificate from another CA must be refused")
 
 	_, err = transportWithCA(filepath.Join(t.TempDir(), "missing.pem"))
 	assert.Error(t, err)

@@ -5,7 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +57,45 @@ func TestMaintenancePausesCallsAndProbesHealth(t *testing.T) {
 	assert.Eventually(t, func() bool { return len(c.Pending()) == 0 }, 5*time.Second, time.Millisecond)
 }
 
+// A health check that hangs is cut off by the timeout like any call, and
+// probing goes on: one INUBIT thread stuck in maintenance must not stall
+// delivery after maintenance ends.
+func TestHangingHealthCheckTimesOutAndProbingGoesOn(t *testing.T) {
+	inubit := fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"})
+	inubit.SetMaintenance(true)
+	var hang atomic.Bool
+	hang.Store(true)
+	var asked atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/healthcheck") {
+			asked.Add(1)
+			if hang.Load() {
+				select { // longer than the timeout; released at the end
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+		}
+		inubit.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	c := startCleaner(t, Config{
+		Endpoint: srv.URL + fakeinubit.ClearPath, Username: "svc", Password: "pw",
+		Timeout: 200 * time.Millisecond, MaintenanceProbe: 100 * time.Millisecond,
+	})
+	require.NoError(t, c.Enqueue("alice", []string{id1}))
+	require.Eventually(t, func() bool { return asked.Load() >= 3 }, 10*time.Second, 10*time.Millisecond,
+		"each hanging health check ends at the timeout and the next probe follows")
+	assert.Equal(t, 1, inubit.ClearCallCount(), "no clear call while the health check does not answer")
+
+	hang.Store(false)
+	inubit.SetMaintenance(false)
+	waitFor(t, inubit, func() bool { return len(inubit.Cleared()["alice"]) == 1 })
+}
+
 // A refused service account stops the calls; new credentials through
 // Configure are used at once, not after the retry interval.
 func TestWrongPasswordThenReloadDeliversAtOnce(t *testing.T) {
@@ -80,12 +121,20 @@ func TestWrongPasswordThenReloadDeliversAtOnce(t *testing.T) {
 // An entry INUBIT keeps refusing while the others are cleared is found
 // by splitting its batch and parked; the rest go through.
 func TestRefusedEntryIsIsolatedAndParked(t *testing.T) {
+	// 404 is what INUBIT answers for an entry it does not know; 400 for
+	// one it cannot read. Either way only that entry is parked.
+	for _, status := range []int{http.StatusNotFound, http.StatusBadRequest, http.StatusUnprocessableEntity} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) { refusedEntryIsIsolatedAndParked(t, status) })
+	}
+}
+
+func refusedEntryIsIsolatedAndParked(t *testing.T, refusal int) {
 	const poison = "webform@@@OrderWAC/form_orderentry(9)_orderapp@@@66666.xml"
 	cleared := make(chan string, 100)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if strings.Contains(string(body), poison) {
-			w.WriteHeader(http.StatusBadRequest)
+			w.WriteHeader(refusal)
 			return
 		}
 		for _, id := range strings.Split(string(body), "\n") {
