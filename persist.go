@@ -42,21 +42,30 @@ func (st *state) persist(ctx context.Context) {
 		}
 		st.flush(&carry, st.takeEnded(false))
 
-		// let the next changes gather for a moment
+		// let the next changes gather for a moment, unless one is
+		// urgent (a login, a new session, a rotation)
 		gap.Reset(minWriteGap)
 		select {
 		case <-ctx.Done():
 		case <-gap.C:
+		case <-st.urgentSignal:
 		}
 	}
 }
 
 // changed wakes the persist worker; the tracker calls it when a session
-// gains something worth storing.
-func (st *state) changed() {
+// gains something worth storing. An urgent change also cuts short the
+// pause between writes.
+func (st *state) changed(urgent bool) {
 	select {
 	case st.changeSignal <- struct{}{}:
 	default:
+	}
+	if urgent {
+		select {
+		case st.urgentSignal <- struct{}{}:
+		default:
+		}
 	}
 }
 

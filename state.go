@@ -47,8 +47,10 @@ type state struct {
 	ended       []*sessiontracker.Ended
 	closed      bool
 	endedSignal chan struct{}
-	// changeSignal wakes the persist worker for session changes.
+	// changeSignal wakes the persist worker for session changes;
+	// urgentSignal also ends its pause between writes.
 	changeSignal chan struct{}
+	urgentSignal chan struct{}
 	// sweepReset tells the sweeper that its interval changed.
 	sweepReset chan struct{}
 
@@ -105,6 +107,7 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 
 		endedSignal:  make(chan struct{}, 1),
 		changeSignal: make(chan struct{}, 1),
+		urgentSignal: make(chan struct{}, 1),
 		sweepReset:   make(chan struct{}, 1),
 	}
 	st.logger.Store(logger)

@@ -90,8 +90,9 @@ type Tracker struct {
 	cfg atomic.Pointer[Config]
 
 	// notify, if set, is called (under a shard lock, so it must not
-	// block) whenever a session changed in a way worth storing.
-	notify func()
+	// block) whenever a session changed in a way worth storing; urgent
+	// for what a crash must least lose (see SetNotify).
+	notify func(urgent bool)
 	// evict receives the sessions ended to keep within MaxSessions.
 	evict func([]Ended)
 	// evictMu lets one caller at a time trim the sessions.
@@ -149,8 +150,11 @@ func New(cfg Config) *Tracker {
 
 // SetNotify sets a function called whenever a session gains a change
 // worth storing; it must return at once (a non-blocking channel send).
-// Call it before the Tracker is used.
-func (t *Tracker) SetNotify(fn func()) { t.notify = fn }
+// urgent marks a new session, a new user or a rotated cookie: losing one
+// of those in a crash loses more than itself (every later entry of the
+// session would lack its user, or its session), so they are worth a
+// write of their own. Call it before the Tracker is used.
+func (t *Tracker) SetNotify(fn func(urgent bool)) { t.notify = fn }
 
 // SetEvict sets the function that receives sessions ended early to keep
 // within MaxSessions. It is called outside the Tracker's locks, by the
@@ -258,6 +262,7 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	}
 	found = s != nil
 	changed := s == nil
+	urgent := s == nil
 	if s == nil {
 		s = &session{started: now}
 		sh.sessions[k] = s
@@ -273,7 +278,7 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	}
 	if user != "" && user != s.user {
 		s.user = user
-		changed = true
+		changed, urgent = true, true
 	}
 	for _, id := range ids {
 		changed = t.add(s, id, user, limit) || changed
@@ -281,7 +286,7 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	if changed {
 		sh.changed[k] = true
 		if t.notify != nil {
-			t.notify()
+			t.notify(urgent)
 		}
 	}
 	return found, created
@@ -330,7 +335,7 @@ func (t *Tracker) rotate(now time.Time, from, to Key) {
 	defer dst.mu.Unlock()
 	dst.changed[to] = true
 	if t.notify != nil {
-		t.notify()
+		t.notify(true)
 	}
 	existing := dst.sessions[to]
 	if existing == nil {

@@ -207,3 +207,21 @@ func TestRequestInFlightDuringRotationJoinsTheNewSession(t *testing.T) {
 	_, ok := tr.rotated.follow(k1, t0.Add(time.Hour))
 	assert.False(t, ok, "old rotations are forgotten")
 }
+
+// A new session, a new user and a rotated cookie are urgent for the
+// store (a crash that loses one of them loses the user or the session of
+// every later entry); another entry ID is not.
+func TestNotifyMarksWhatACrashMustNotLoseAsUrgent(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{IdleTimeout: time.Hour})
+	var got []bool
+	tr.SetNotify(func(urgent bool) { got = append(got, urgent) })
+
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idA}})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, IDs: []string{idB}})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice"})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice"}) // nothing new
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true})
+	assert.Equal(t, []bool{true, false, true, true}, got,
+		"new session, new ID, new user, (no change), rotation")
+}
