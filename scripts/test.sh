@@ -24,4 +24,6 @@ if [ "${INUBIT_BROWSER_TEST:-}" != "skip" ]; then
 fi
 
 echo "== go test -race"
-go test -race -count=1 ./...
+# faulttest builds a Caddy binary first (minutes on two cores): more than
+# go test's default 10-minute limit per package allows on a slow machine.
+go test -race -count=1 -timeout 30m ./...
