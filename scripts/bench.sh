@@ -7,8 +7,9 @@
 #   bash scripts/bench.sh          # full run, about 15 minutes
 #   bash scripts/bench.sh quick    # short rounds, 10k sessions, 100k pending IDs
 #
-# Sections: load (wrk, A against B), memory (resident bytes per session in
-# a real Caddy), pending (a long INUBIT maintenance), go (go test -bench).
+# Sections: load (wrk, A against B), side (A and B loaded at once, sharing
+# one CPU), memory (resident bytes per session in a real Caddy), pending (a
+# long INUBIT maintenance), go (go test -bench).
 # BENCH_ONLY=load,go runs some of them. BENCH_OUT=DIR keeps raw output
 # and summary.md there (default: a new directory under /tmp).
 # BENCH_PIN=1 (default) pins both Caddys to CPU 0 and wrk and the upstream
@@ -40,7 +41,7 @@ quick)
 	;;
 esac
 rounds=${BENCH_ROUNDS:-$rounds} duration=${BENCH_DURATION:-$duration}
-only=${BENCH_ONLY:-load,memory,pending,go}
+only=${BENCH_ONLY:-load,side,memory,pending,go}
 conns=32
 pin=${BENCH_PIN:-1}
 base=${BENCH_PORT_BASE:-18400}
@@ -56,7 +57,7 @@ note() { echo "$*" >>"$summary"; }
 has() { [[ ",$only," == *",$1,"* ]]; }
 
 # --- tools --------------------------------------------------------------
-if has load || has memory || has pending; then
+if has load || has side || has memory || has pending; then
 	if ! command -v wrk >/dev/null; then
 		say "installing wrk from Debian packages"
 		apt-get install -y -o DPkg::Lock::Timeout=300 wrk >/dev/null ||
@@ -303,6 +304,127 @@ load_section() {
 	note ""
 	[[ $admin_a != off ]] && profile_shares
 	return 0
+}
+
+# --- side: A and B at once ---------------------------------------------
+# side_round SCENARIO ROUND PID_A PID_B: one wrk against each Caddy at the
+# same time. Both Caddys are pinned to the same CPU (BENCH_PIN=1), so the
+# scheduler shares it between them: each process's requests per CPU
+# second are measured under the same noise, and the one that costs more
+# per request serves fewer.
+side_round() {
+	local scenario=$1 round=$2 pid_a=$3 pid_b=$4 sessions=1000 prefix=bench- half=$((conns / 2))
+	if [[ $scenario == new_id ]]; then
+		sessions=10000 prefix=new-
+	fi
+	local a0 b0 a1 b1 line_a line_b id_base=$round
+	[[ $round == warm ]] && id_base=97
+	[[ $round == prof ]] && id_base=96
+	a0=$(cpu_ticks "$pid_a") b0=$(cpu_ticks "$pid_b")
+	BENCH_SCENARIO=$scenario BENCH_SESSIONS=$sessions BENCH_PREFIX=$prefix BENCH_NEW_BASE=$((id_base * 100000000 + 50000000)) \
+		"${pin_load[@]}" wrk -t1 -c"$half" -d"${duration}s" -s scripts/bench/wrk.lua \
+		"http://127.0.0.1:$((base + 1))" >"$out/side-a.out" &
+	local wa=$!
+	BENCH_SCENARIO=$scenario BENCH_SESSIONS=$sessions BENCH_PREFIX=$prefix BENCH_NEW_BASE=$((id_base * 100000000 + 50000000)) \
+		"${pin_load[@]}" wrk -t1 -c"$half" -d"${duration}s" -s scripts/bench/wrk.lua \
+		"http://127.0.0.1:$((base + 2))" >"$out/side-b.out" &
+	local wb=$!
+	wait "$wa" "$wb"
+	a1=$(cpu_ticks "$pid_a") b1=$(cpu_ticks "$pid_b")
+	[[ $round == warm ]] && return 0
+	if [[ $round == prof ]]; then
+		printf '%s\tA\t%s\n%s\tB\t%s\n' "$scenario" "$(grep -o 'requests=[0-9]*' "$out/side-a.out" | cut -d= -f2)" \
+			"$scenario" "$(grep -o 'requests=[0-9]*' "$out/side-b.out" | cut -d= -f2)" >>"$out/side-prof.tsv"
+		return 0
+	fi
+	line_a=$(grep '^BENCH ' "$out/side-a.out") line_b=$(grep '^BENCH ' "$out/side-b.out")
+	local requests duration_us p50_us p99_us errors non2xx
+	# shellcheck disable=SC2086
+	local $(echo "${line_a#BENCH }")
+	printf '%s\t%s\tA\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$requests" "$duration_us" "$p99_us" \
+		"$((errors + non2xx))" "$((a1 - a0))" >>"$out/side.tsv"
+	# shellcheck disable=SC2086
+	local $(echo "${line_b#BENCH }")
+	printf '%s\t%s\tB\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$requests" "$duration_us" "$p99_us" \
+		"$((errors + non2xx))" "$((b1 - b0))" >>"$out/side.tsv"
+	say "side $scenario round $round: A $(cut -f4 <(tail -2 "$out/side.tsv" | head -1)) B $requests requests"
+}
+
+side_table() {
+	echo "| scenario | A req/s | B req/s | B/A per round | CPU/req A µs | CPU/req B µs | CPU B/A per round | p99 A ms | p99 B ms | errors |"
+	echo "|---|---:|---:|---|---:|---:|---|---:|---:|---:|"
+	awk -F'\t' -v clk="$clk" '
+		{
+			k = $1; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+			req[k, $3] += $4; dur[k, $3] += $5; cpu[k, $3] += $8; err[k] += $7
+			rps[k, $2, $3] = $4 / $5 * 1e6; cpr[k, $2, $3] = $8 / $4
+			np[k, $3]++; p99[k, $3, np[k, $3]] = $6
+			if (!((k, $2) in rseen)) { rseen[k, $2] = 1; nr[k]++; rounds[k, nr[k]] = $2 }
+		}
+		function med(a, m,    i, j, t) {
+			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+		}
+		function spread(a, m) { return sprintf("%.3f (%.3f..%.3f)", med(a, m), a[1], a[m]) }
+		END {
+			for (i = 1; i <= n; i++) {
+				k = order[i]; m = nr[k]
+				split("", tr); split("", cr); split("", pa); split("", pb)
+				for (x = 1; x <= m; x++) {
+					r = rounds[k, x]
+					tr[x] = rps[k, r, "B"] / rps[k, r, "A"]; cr[x] = cpr[k, r, "B"] / cpr[k, r, "A"]
+				}
+				for (x = 1; x <= np[k, "A"]; x++) pa[x] = p99[k, "A", x]
+				for (x = 1; x <= np[k, "B"]; x++) pb[x] = p99[k, "B", x]
+				a = req[k, "A"] / dur[k, "A"] * 1e6; b = req[k, "B"] / dur[k, "B"] * 1e6
+				ca = cpu[k, "A"] / clk * 1e6 / req[k, "A"]; cb = cpu[k, "B"] / clk * 1e6 / req[k, "B"]
+				printf "| %s | %.0f | %.0f | %s | %.1f | %.1f | %s | %.2f | %.2f | %d |\n",
+					k, a, b, spread(tr, m), ca, cb, spread(cr, m),
+					med(pa, np[k, "A"]) / 1000, med(pb, np[k, "B"]) / 1000, err[k]
+			}
+		}' "$out/side.tsv"
+}
+
+side_section() {
+	local admin_a=off admin_b=off
+	if [[ ${BENCH_PROFILE:-1} == 1 ]]; then
+		admin_a=$((base + 7)) admin_b=$((base + 8))
+	fi
+	start_caddy A $((base + 1)) 0 "$admin_a"
+	local pid_a=$caddy_pid
+	start_caddy B $((base + 2)) 1 "$admin_b"
+	local pid_b=$caddy_pid
+	for port in $((base + 1)) $((base + 2)); do
+		sessions "$port" -prefix bench- -n 1000 -ids 1
+	done
+	: >"$out/side.tsv"
+	: >"$out/side-prof.tsv"
+	for scenario in tracked known_id new_id body_id; do
+		duration=2 side_round "$scenario" warm "$pid_a" "$pid_b"
+		if [[ $admin_a != off ]]; then # both profiled in the same round
+			curl -fso "$out/side-cpu-$scenario-A.pprof" \
+				"http://127.0.0.1:$admin_a/debug/pprof/profile?seconds=$((duration - 1))" &
+			local prof_a=$!
+			curl -fso "$out/side-cpu-$scenario-B.pprof" \
+				"http://127.0.0.1:$admin_b/debug/pprof/profile?seconds=$((duration - 1))" &
+			local prof_b=$!
+			side_round "$scenario" prof "$pid_a" "$pid_b"
+			wait "$prof_a" "$prof_b"
+		fi
+		for round in $(seq "$rounds"); do
+			side_round "$scenario" "$round" "$pid_a" "$pid_b"
+		done
+	done
+	stop "$pid_a"
+	stop "$pid_b"
+	note "## Side by side: A and B loaded at once"
+	note ""
+	note "$rounds rounds of ${duration}s; in each, \`wrk -t1 -c$((conns / 2))\` against A and another against B at the same"
+	note "time; pinning: ${pin_caddy[*]:-none} for both Caddys (they share that CPU), ${pin_load[*]:-none} for wrk and upstream."
+	note "Per round, B/A of requests and of CPU per request; median (min..max) over rounds."
+	note ""
+	side_table >>"$summary"
+	note ""
 }
 
 # seconds FUNC-REGEXP FILE: cumulative CPU of the first matching function
@@ -554,10 +676,11 @@ fi
 		"./caddy $(./caddy version 2>/dev/null | cut -d' ' -f1 || echo '?')"
 	note ""
 }
-if has load || has memory || has pending; then
+if has load || has side || has memory || has pending; then
 	start_upstream
 fi
 has load && load_section
+has side && side_section
 has memory && memory_section
 has pending && pending_section
 has go && go_section
