@@ -16,6 +16,8 @@
 # to CPU 1; BENCH_PIN=0 lets all float. BENCH_PORT_BASE (default 18400)
 # picks the loopback ports base+1..base+8. BENCH_REBUILD=1 rebuilds ./caddy.
 # BENCH_ROUNDS and BENCH_DURATION (seconds) override the load rounds.
+# BENCH_B_BLOCK="header X-A b" puts another handler in B instead of
+# inubit_sessions: what any one more handler costs, for comparison.
 # BENCH_PROFILE=0 skips the extra, uncounted round per scenario and server
 # that records a CPU profile through the admin API of A and B (base+7,
 # base+8), from which the handler's own share of Caddy's CPU is read.
@@ -128,7 +130,9 @@ start_caddy() {
 	local admin_line="admin off"
 	[[ $admin != off ]] && admin_line="admin 127.0.0.1:$admin"
 	local block=""
-	if [[ $plugin == 1 ]]; then
+	if [[ $plugin == 1 && -n ${BENCH_B_BLOCK:-} ]]; then
+		block=$BENCH_B_BLOCK # another handler in B's place, to compare against
+	elif [[ $plugin == 1 ]]; then
 		block="inubit_sessions {
 		endpoint $inubit/ibis/rest/webapp/session/instances
 		basic_auth svc-bench {env.INUBIT_PASSWORD}
