@@ -130,7 +130,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"healthcheck not a URL":     {"healthcheck notaurl", `healthcheck: "notaurl" is not an absolute http or https URL`},
 		"user placeholder unclosed": {"user {http.request.header.user", "user: \"{http.request.header.user\" has a placeholder without its closing }"},
 		"user placeholder empty":    {"user {}", "has an empty placeholder {}"},
-		"user placeholder nested":   {"user {a{b}}", "opens a placeholder inside another"},
+		"user placeholder escaped":  {`user \{x} {http.request.header.u`, "has a placeholder without its closing }"},
+		"logout empty string":       {`logout ""`, "logout: an empty pattern"},
 		"logout without slash":      {"logout logout", `logout: "logout" never matches: a request path starts with /`},
 		"logout bad glob":           {"logout /a[", `logout: "/a[" is not a valid pattern`},
 	}

@@ -139,52 +139,63 @@ func checkSessionCookie(name string) error {
 
 // checkUserPlaceholder refuses a user entry with a placeholder that is
 // not closed, such as {http.request.header.user: Caddy would take it as
-// text and every clear call would go out for that text as the user.
-// Text without placeholders is allowed: one fixed user for all entries.
+// text and every clear call would go out for that text as the user. It
+// reads braces as Caddy's replacer does (a brace right after a backslash
+// is text; a lone closing brace is text). Text without placeholders is
+// allowed: one fixed user for all entries.
 func checkUserPlaceholder(p string) error {
 	if p == "" {
 		return errors.New("user: an empty entry")
 	}
-	open := -1
 	for i := 0; i < len(p); i++ {
-		switch p[i] {
-		case '\\':
-			i++ // an escaped brace is text
-		case '{':
-			if open >= 0 {
-				return fmt.Errorf("user: %q opens a placeholder inside another", p)
-			}
-			open = i
-		case '}':
-			if open < 0 {
-				return fmt.Errorf("user: %q closes a placeholder it did not open", p)
-			}
-			if i == open+1 {
-				return fmt.Errorf("user: %q has an empty placeholder {}", p)
-			}
-			open = -1
+		if p[i] != '{' || (i > 0 && p[i-1] == '\\') {
+			continue
 		}
-	}
-	if open >= 0 {
-		return fmt.Errorf("user: %q has a placeholder without its closing }", p)
+		end := strings.IndexByte(p[i:], '}') + i
+		for end > i && p[end-1] == '\\' { // an escaped closing brace is text
+			next := strings.IndexByte(p[end+1:], '}')
+			if next < 0 {
+				end = i - 1
+				break
+			}
+			end += next + 1
+		}
+		if end < i {
+			return fmt.Errorf("user: %q has a placeholder without its closing }", p)
+		}
+		if end == i+1 {
+			return fmt.Errorf("user: %q has an empty placeholder {}", p)
+		}
+		i = end
 	}
 	return nil
 }
 
 // checkLogoutPattern refuses logout patterns that can never match a
-// request path: one not starting with / or * (such as "logout"), and a
-// malformed glob (such as "/a[").
+// request path: one that starts with a letter, digit or dot (such as
+// "logout"), and a malformed glob (such as "/a[") where Caddy's path
+// matcher would use glob matching; its prefix, suffix and substring
+// forms (/a[*, *x) take the text as it is.
 func checkLogoutPattern(p string) error {
+	if p == "" {
+		return errors.New("logout: an empty pattern")
+	}
 	if strings.Contains(p, "{") {
 		return nil // a placeholder: known only per request
 	}
-	if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "*") {
+	if c := p[0]; c != '/' && c != '*' && c != '[' && c != '\\' {
 		return fmt.Errorf("logout: %q never matches: a request path starts with /", p)
 	}
-	if !strings.Contains(p, "%") { // escape-sequence patterns are not globs
-		if _, err := path.Match(strings.ToLower(p), ""); err != nil {
-			return fmt.Errorf("logout: %q is not a valid pattern: %v", p, err)
-		}
+	if strings.Contains(p, "%") {
+		return nil // escape-sequence patterns are not globs
+	}
+	stars := strings.Count(p, "*")
+	starts, ends := strings.HasPrefix(p, "*"), strings.HasSuffix(p, "*")
+	if (stars == 2 && starts && ends) || (stars == 1 && (starts || ends)) {
+		return nil // matched as text by Caddy's fast paths
+	}
+	if _, err := path.Match(strings.ToLower(p), ""); err != nil {
+		return fmt.Errorf("logout: %q is not a valid pattern: %v", p, err)
 	}
 	return nil
 }

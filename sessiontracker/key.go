@@ -91,13 +91,25 @@ func (h *Hasher) Key(cookieValue string) Key {
 		return k
 	}
 	s := h.pool.Get().(*keyScratch)
+	k = h.keyWith(s, cookieValue)
+	h.pool.Put(s)
+	return k
+}
+
+// keyWith computes a Key in s and leaves no trace of the value in it:
+// pooled scratch must not keep a cookie value after Key returns.
+func (h *Hasher) keyWith(s *keyScratch, cookieValue string) Key {
+	var k Key
+	n := copy(s.value[:], cookieValue)
 	restore(s.inner, h.innerState)
-	s.inner.Write(s.value[:copy(s.value[:], cookieValue)])
+	s.inner.Write(s.value[:n])
 	innerSum := s.inner.Sum(s.sum[:0])
 	restore(s.outer, h.outerState)
 	s.outer.Write(innerSum)
 	copy(k[:], s.outer.Sum(s.sum[:0]))
-	h.pool.Put(s)
+	clear(s.value[:n])
+	clear(s.sum[:])
+	restore(s.inner, h.innerState) // its buffer held the value's last block
 	return k
 }
 

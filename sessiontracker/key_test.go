@@ -3,6 +3,7 @@ package sessiontracker
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"strings"
 	"testing"
 
@@ -44,5 +45,23 @@ func BenchmarkHasherKey(b *testing.B) {
 	h := NewHasher([]byte(strings.Repeat("k", 32)))
 	for b.Loop() {
 		_ = h.Key("8D0E6C4F2B3A19E7D5C3B1A0F9E8D7C6")
+	}
+}
+
+// The scratch a Key is computed in goes back to a pool: it must hold no
+// part of the cookie value afterwards (the value is a credential).
+func TestHasherScratchKeepsNoCookieValue(t *testing.T) {
+	h := NewHasher([]byte(strings.Repeat("k", 32)))
+	s := h.pool.New().(*keyScratch)
+	const value = "SECRETCOOKIEVALUE-0123456789abcdefghijklmnopqrstuvwxyz-TAIL"
+	h.keyWith(s, value)
+	inner, err := s.inner.(encoding.BinaryMarshaler).MarshalBinary()
+	assert.NoError(t, err)
+	outer, err := s.outer.(encoding.BinaryMarshaler).MarshalBinary()
+	assert.NoError(t, err)
+	for _, part := range []string{"SECRET", "TAIL", "xyz"} {
+		assert.NotContains(t, string(s.value[:]), part)
+		assert.NotContains(t, string(inner), part)
+		assert.NotContains(t, string(outer), part)
 	}
 }
