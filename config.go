@@ -124,14 +124,14 @@ func checkFloor(name string, d time.Duration) error {
 }
 
 func checkIDHeader(name string) error {
-	if name == "" || strings.ContainsAny(name, " \t:") || !validCookieName(name) {
+	if !validToken(name) {
 		return fmt.Errorf("id_header: %q is not a header name", name)
 	}
 	return nil
 }
 
 func checkSessionCookie(name string) error {
-	if !validCookieName(name) {
+	if !validToken(name) {
 		return fmt.Errorf("session_cookie: %q is not a cookie name", name)
 	}
 	return nil
@@ -152,7 +152,8 @@ func checkUserPlaceholder(p string) error {
 			continue
 		}
 		end := strings.IndexByte(p[i:], '}') + i
-		for end > i && p[end-1] == '\\' { // an escaped closing brace is text
+		// an escaped closing brace is text, except at the very end
+		for end > i && end < len(p)-1 && p[end-1] == '\\' {
 			next := strings.IndexByte(p[end+1:], '}')
 			if next < 0 {
 				end = i - 1
@@ -217,8 +218,9 @@ func (h *Handler) trackerSettings() trackerSettings {
 		maxWithoutUser: h.MaxIDsWithoutUser}
 }
 
-// validCookieName reports whether name is a token as RFC 6265 requires.
-func validCookieName(name string) bool {
+// validToken reports whether name is an HTTP token (RFC 9110), the
+// grammar of header field names and, by RFC 6265, of cookie names.
+func validToken(name string) bool {
 	if name == "" {
 		return false
 	}
