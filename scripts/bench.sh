@@ -226,7 +226,9 @@ wrk_round() {
 	say "$scenario round $round $name: $requests requests, p99 ${p99_us}us, $((c1 - c0)) ticks"
 }
 
-# load_table: the summary table of $out/load.tsv
+# load_table [FILE]: the summary table of $out/load.tsv or of FILE (same
+# columns: scenario, round, server, requests, duration_us, p99_us, errors,
+# cpu_ticks; a header line first)
 load_table() {
 	echo "| scenario | A req/s | B req/s | B/A | B/A per round | p99 A ms | p99 B ms | p99 added | CPU/req A µs | CPU/req B µs | CPU B/A | CPU B/A per round | errors |"
 	echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---|---:|"
@@ -261,7 +263,7 @@ load_table() {
 					k, a, b, b / a, spread(tr, m), ma / 1000, mb / 1000, (mb / ma - 1) * 100,
 					ca, cb, cb / ca, spread(cr, m), err[k]
 			}
-		}' "$out/load.tsv"
+		}' "${1:-$out/load.tsv}"
 }
 
 load_section() {
@@ -351,42 +353,7 @@ side_round() {
 	local $(echo "${line_b#BENCH }")
 	printf '%s\t%s\tB\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$requests" "$duration_us" "$p99_us" \
 		"$((errors + non2xx))" "$((b1 - b0))" >>"$out/side.tsv"
-	say "side $scenario round $round: A $(cut -f4 <(tail -2 "$out/side.tsv" | head -1)) B $requests requests"
-}
-
-side_table() {
-	echo "| scenario | A req/s | B req/s | B/A per round | CPU/req A µs | CPU/req B µs | CPU B/A per round | p99 A ms | p99 B ms | errors |"
-	echo "|---|---:|---:|---|---:|---:|---|---:|---:|---:|"
-	awk -F'\t' -v clk="$clk" '
-		{
-			k = $1; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
-			req[k, $3] += $4; dur[k, $3] += $5; cpu[k, $3] += $8; err[k] += $7
-			rps[k, $2, $3] = $4 / $5 * 1e6; cpr[k, $2, $3] = $8 / $4
-			np[k, $3]++; p99[k, $3, np[k, $3]] = $6
-			if (!((k, $2) in rseen)) { rseen[k, $2] = 1; nr[k]++; rounds[k, nr[k]] = $2 }
-		}
-		function med(a, m,    i, j, t) {
-			for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-			return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
-		}
-		function spread(a, m) { return sprintf("%.3f (%.3f..%.3f)", med(a, m), a[1], a[m]) }
-		END {
-			for (i = 1; i <= n; i++) {
-				k = order[i]; m = nr[k]
-				split("", tr); split("", cr); split("", pa); split("", pb)
-				for (x = 1; x <= m; x++) {
-					r = rounds[k, x]
-					tr[x] = rps[k, r, "B"] / rps[k, r, "A"]; cr[x] = cpr[k, r, "B"] / cpr[k, r, "A"]
-				}
-				for (x = 1; x <= np[k, "A"]; x++) pa[x] = p99[k, "A", x]
-				for (x = 1; x <= np[k, "B"]; x++) pb[x] = p99[k, "B", x]
-				a = req[k, "A"] / dur[k, "A"] * 1e6; b = req[k, "B"] / dur[k, "B"] * 1e6
-				ca = cpu[k, "A"] / clk * 1e6 / req[k, "A"]; cb = cpu[k, "B"] / clk * 1e6 / req[k, "B"]
-				printf "| %s | %.0f | %.0f | %s | %.1f | %.1f | %s | %.2f | %.2f | %d |\n",
-					k, a, b, spread(tr, m), ca, cb, spread(cr, m),
-					med(pa, np[k, "A"]) / 1000, med(pb, np[k, "B"]) / 1000, err[k]
-			}
-		}' "$out/side.tsv"
+	say "side $scenario round $round: A $(tail -2 "$out/side.tsv" | head -1 | cut -f4) B $requests requests"
 }
 
 side_section() {
@@ -401,7 +368,7 @@ side_section() {
 	for port in $((base + 1)) $((base + 2)); do
 		sessions "$port" -prefix bench- -n 1000 -ids 1
 	done
-	: >"$out/side.tsv"
+	printf 'scenario\tround\tserver\trequests\tduration_us\tp99_us\terrors\tcpu_ticks\n' >"$out/side.tsv"
 	: >"$out/side-prof.tsv"
 	for scenario in tracked known_id new_id body_id; do
 		duration=2 side_round "$scenario" warm "$pid_a" "$pid_b"
@@ -425,9 +392,9 @@ side_section() {
 	note ""
 	note "$rounds rounds of ${duration}s; in each, \`wrk -t1 -c$((conns / 2))\` against A and another against B at the same"
 	note "time; pinning: ${pin_caddy[*]:-none} for both Caddys (they share that CPU), ${pin_load[*]:-none} for wrk and upstream."
-	note "Per round, B/A of requests and of CPU per request; median (min..max) over rounds."
+	note "CPU per request is the figure to read; throughput only shows how the scheduler split the CPU."
 	note ""
-	side_table >>"$summary"
+	load_table "$out/side.tsv" >>"$summary"
 	note ""
 }
 
