@@ -26,4 +26,7 @@ fi
 echo "== go test -race"
 # faulttest builds a Caddy binary first (minutes on two cores): more than
 # go test's default 10-minute limit per package allows on a slow machine.
-go test -race -count=1 -timeout 30m ./...
+# -p 1: one package at a time. Several packages start servers on free
+# loopback ports they pick themselves; run side by side, two of them
+# could pick the same port between picking and binding it.
+go test -race -count=1 -timeout 30m -p 1 ./...
