@@ -266,20 +266,27 @@ load_table() {
 		}' "${1:-$out/load.tsv}"
 }
 
-load_section() {
-	local admin_a=off admin_b=off
+# start_pair: plain Caddy A and Caddy B with inubit_sessions, each with
+# its admin API (for profiles) unless BENCH_PROFILE=0, and the pool of
+# 1,000 sessions. Sets pid_a, pid_b, admin_a, admin_b.
+start_pair() {
+	admin_a=off admin_b=off
 	if [[ ${BENCH_PROFILE:-1} == 1 ]]; then
 		admin_a=$((base + 7)) admin_b=$((base + 8))
 	fi
 	start_caddy A $((base + 1)) 0 "$admin_a"
-	local pid_a=$caddy_pid
+	pid_a=$caddy_pid
 	start_caddy B $((base + 2)) 1 "$admin_b"
-	local pid_b=$caddy_pid
+	pid_b=$caddy_pid
 	# session S of the pool: cookie bench-S, user uS%100, ID S; also sent
 	# to A, where the cookies mean nothing, so that both saw the same
 	for port in $((base + 1)) $((base + 2)); do
 		sessions "$port" -prefix bench- -n 1000 -ids 1
 	done
+}
+
+load_section() {
+	start_pair
 	: >"$out/prof.tsv"
 	printf 'scenario\tround\tserver\trequests\tduration_us\tp99_us\terrors\tcpu_ticks\tp50_us\n' >"$out/load.tsv"
 	for scenario in tracked known_id new_id body_id; do
@@ -357,17 +364,7 @@ side_round() {
 }
 
 side_section() {
-	local admin_a=off admin_b=off
-	if [[ ${BENCH_PROFILE:-1} == 1 ]]; then
-		admin_a=$((base + 7)) admin_b=$((base + 8))
-	fi
-	start_caddy A $((base + 1)) 0 "$admin_a"
-	local pid_a=$caddy_pid
-	start_caddy B $((base + 2)) 1 "$admin_b"
-	local pid_b=$caddy_pid
-	for port in $((base + 1)) $((base + 2)); do
-		sessions "$port" -prefix bench- -n 1000 -ids 1
-	done
+	start_pair
 	printf 'scenario\tround\tserver\trequests\tduration_us\tp99_us\terrors\tcpu_ticks\n' >"$out/side.tsv"
 	: >"$out/side-prof.tsv"
 	for scenario in tracked known_id new_id body_id; do
