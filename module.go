@@ -307,11 +307,10 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	now := h.now()
 	obs := sessiontracker.Observation{}
-	var live bool          // the request's session is tracked
-	var sessionUser string // and holds this user
+	var sessionUser string // the user the request's live session holds
 	if key, ok := h.sessionKey(r); ok {
 		obs.Key, obs.HasKey = key, true
-		live, sessionUser = h.state.tracker.Touch(now, obs.Key)
+		obs.Live, sessionUser = h.state.tracker.Touch(now, obs.Key)
 	}
 	obs.IDs = h.requestIDs(r, obs.IDs)
 	// Match before next: handle_path and uri rewrite r.URL in place.
@@ -335,7 +334,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return err
 	}
 	obs.User = h.requestUser(r)
-	if live && !obs.HasNewKey && !obs.CookieDeleted && !obs.Logout && len(obs.IDs) == 0 &&
+	if obs.Live.Found() && !obs.HasNewKey && !obs.CookieDeleted && !obs.Logout && len(obs.IDs) == 0 &&
 		(obs.User == "" || obs.User == sessionUser) {
 		return err // nothing new: Touch has recorded the activity
 	}

@@ -35,6 +35,7 @@ func (t *Tracker) enforceMaxSessions() {
 		s := sh.sessions[v.key]
 		// A session seen again since it was picked stays.
 		if s != nil && s.lastSeen.Equal(v.lastSeen) {
+			s.gone = true
 			delete(sh.sessions, v.key)
 			delete(sh.changed, v.key)
 			t.live.Add(-1)

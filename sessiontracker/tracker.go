@@ -63,7 +63,18 @@ type Observation struct {
 
 	// IDs seen in the request or its response.
 	IDs []string
+
+	// Live is what Touch returned for Key, if the request was touched:
+	// it spares Observe a second lookup of the same session.
+	Live Live
 }
+
+// Live is a session that Touch found, for the same request's Observe.
+// The zero Live stands for none.
+type Live struct{ s *session }
+
+// Found reports whether Touch found the session live.
+func (l Live) Found() bool { return l.s != nil }
 
 // Config holds the limits that end sessions.
 type Config struct {
@@ -135,6 +146,10 @@ type session struct {
 	requests  uint32    // requests seen, up to 2: one-request sessions are evicted first
 	user      string
 	entries   []Entry
+	// gone is set, under the shard's lock, when the session leaves its
+	// shard (ended, or moved to a rotated key as a copy): a Live that
+	// still points at it then falls back to a lookup.
+	gone bool
 }
 
 // New returns an empty Tracker.
@@ -186,7 +201,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		if obs.HasNewKey && (!obs.HasKey || obs.NewKey != obs.Key) {
 			// The upstream ended one session and started the next
 			// one in the same response.
-			if _, created := t.touch(now, obs.NewKey, obs.User, nil, obs.User != ""); created {
+			if _, created := t.touch(now, obs.NewKey, obs.User, nil, obs.User != "", Live{}); created {
 				t.enforceMaxSessions()
 			}
 		}
@@ -207,7 +222,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 		create := obs.User != "" || len(obs.IDs) > 0
 		if create && !obs.HasNewKey {
 			// Try the live session first: one lock in the common case.
-			if found, _ := t.touch(now, current, obs.User, obs.IDs, false); found {
+			if found, _ := t.touch(now, current, obs.User, obs.IDs, false, obs.Live); found {
 				return nil
 			}
 			// A request that was in flight while its cookie rotated.
@@ -215,7 +230,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 				current = to
 			}
 		}
-		if _, created := t.touch(now, current, obs.User, obs.IDs, create); created {
+		if _, created := t.touch(now, current, obs.User, obs.IDs, create, Live{}); created {
 			t.enforceMaxSessions()
 		}
 	}
@@ -228,12 +243,12 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 // session is live and the user it holds: a request that then shows
 // nothing new (same user or none, no ID, no cookie change) needs no
 // Observe, which would only repeat this.
-func (t *Tracker) Touch(now time.Time, k Key) (found bool, user string) {
+func (t *Tracker) Touch(now time.Time, k Key) (live Live, user string) {
 	sh := t.shardOf(k)
 	sh.mu.Lock()
 	s := sh.sessions[k]
 	if s != nil {
-		found, user = true, s.user
+		live, user = Live{s}, s.user
 		if s.requests < 2 {
 			s.requests++
 		}
@@ -245,18 +260,22 @@ func (t *Tracker) Touch(now time.Time, k Key) (found bool, user string) {
 		}
 	}
 	sh.mu.Unlock()
-	return found, user
+	return live, user
 }
 
 // touch refreshes a session, creating it if create is set, and adds the
 // IDs to it. It reports whether the session was there and whether it
-// created it.
-func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create bool) (found, created bool) {
+// created it. live, unless gone since, is the session of k that Touch
+// found for the same request.
+func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create bool, live Live) (found, created bool) {
 	limit := t.config().MaxIDsPerSession
 	sh := t.shardOf(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	s := sh.sessions[k]
+	s := live.s
+	if s == nil || s.gone {
+		s = sh.sessions[k]
+	}
 	if s == nil && !create {
 		return false, false
 	}
@@ -321,6 +340,7 @@ func (t *Tracker) rotate(now time.Time, from, to Key) {
 	s := src.sessions[from]
 	delete(src.sessions, from)
 	if s != nil {
+		s.gone = true
 		src.changed[from] = false
 		t.live.Add(-1)
 	}
@@ -339,7 +359,10 @@ func (t *Tracker) rotate(now time.Time, from, to Key) {
 	}
 	existing := dst.sessions[to]
 	if existing == nil {
-		dst.sessions[to] = s
+		// A copy: a Live of the old key must not reach it.
+		moved := *s
+		moved.gone = false
+		dst.sessions[to] = &moved
 		t.live.Add(1)
 		return
 	}
@@ -365,6 +388,7 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	sh.mu.Lock()
 	s := sh.sessions[obs.Key]
 	if s != nil {
+		s.gone = true
 		delete(sh.sessions, obs.Key)
 		t.live.Add(-1)
 	}
@@ -416,6 +440,7 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 				reason = ReasonIdle
 			}
 			if reason != "" {
+				s.gone = true
 				delete(sh.sessions, k)
 				delete(sh.changed, k)
 				t.live.Add(-1)

@@ -225,3 +225,54 @@ func TestNotifyMarksWhatACrashMustNotLoseAsUrgent(t *testing.T) {
 	assert.Equal(t, []bool{true, false, true, true}, got,
 		"new session, new ID, new user, (no change), rotation")
 }
+
+// A request's Live (what Touch found when it started) spares Observe a
+// lookup, but a session that ended, was evicted or rotated away while
+// the request ran must not take its IDs: they go where a lookup of the
+// request's cookie leads, as without the Live.
+func TestObserveWithStaleLiveFollowsTheCookieNotTheOldSession(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
+
+	// The session ends (logout on another tab) while a request runs; a
+	// later request with the same cookie starts a new session.
+	live, user := tr.Touch(t0.Add(time.Second), k1)
+	require.True(t, live.Found())
+	assert.Equal(t, "alice", user)
+	first := tr.Observe(t0.Add(2*time.Second), Observation{Key: k1, HasKey: true, Logout: true})
+	require.NotNil(t, first)
+	tr.Observe(t0.Add(3*time.Second), Observation{Key: k1, HasKey: true, User: "bob"})
+	tr.Observe(t0.Add(4*time.Second), Observation{Key: k1, HasKey: true, IDs: []string{idB}, Live: live})
+	assert.Equal(t, []string{idA}, ids(first), "the ended session gains nothing afterwards")
+	second := tr.Observe(t0.Add(5*time.Second), Observation{Key: k1, HasKey: true, Logout: true})
+	require.NotNil(t, second)
+	assert.Equal(t, []string{idB}, ids(second))
+	assert.Equal(t, "bob", second.User)
+
+	// The session rotates while a request with the old value runs: its
+	// IDs follow the rotation into the session under the new value.
+	tr.Observe(t0.Add(6*time.Second), Observation{Key: k1, HasKey: true, User: "carol", IDs: []string{idA}})
+	live, _ = tr.Touch(t0.Add(7*time.Second), k1)
+	require.True(t, live.Found())
+	tr.Observe(t0.Add(8*time.Second), Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true})
+	tr.Observe(t0.Add(9*time.Second), Observation{Key: k1, HasKey: true, IDs: []string{idC}, Live: live})
+	assert.Equal(t, 1, tr.Len())
+	rotated := tr.Observe(t0.Add(10*time.Second), Observation{Key: k2, HasKey: true, Logout: true})
+	require.NotNil(t, rotated)
+	assert.Equal(t, []string{idA, idC}, ids(rotated))
+	assert.Equal(t, "carol", rotated.User)
+}
+
+// A live Live adds to its session like a lookup would.
+func TestObserveWithLiveAddsToTheSession(t *testing.T) {
+	k1, _, _ := testKeys()
+	tr := New(Config{})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
+	live, _ := tr.Touch(t0.Add(time.Second), k1)
+	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true, IDs: []string{idA, idB}, Live: live})
+	ended := tr.Observe(t0.Add(2*time.Second), Observation{Key: k1, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	assert.Equal(t, []string{idA, idB}, ids(ended))
+	assert.Equal(t, 0, tr.Len())
+}
