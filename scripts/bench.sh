@@ -18,6 +18,9 @@
 # BENCH_ROUNDS and BENCH_DURATION (seconds) override the load rounds.
 # BENCH_B_BLOCK="header X-A b" puts another handler in B instead of
 # inubit_sessions: what any one more handler costs, for comparison.
+# BENCH_PERF=1 samples both Caddys of the side section with Linux perf
+# (4,999 Hz, cpu-clock; package linux-perf) in place of the Go profile:
+# fifty times the samples, for costs below a microsecond.
 # BENCH_PROFILE=0 skips the extra, uncounted round per scenario and server
 # that records a CPU profile through the admin API of A and B (base+7,
 # base+8), from which the handler's own share of Caddy's CPU is read.
@@ -369,7 +372,16 @@ side_section() {
 	: >"$out/side-prof.tsv"
 	for scenario in tracked known_id new_id body_id; do
 		duration=2 side_round "$scenario" warm "$pid_a" "$pid_b"
-		if [[ $admin_a != off ]]; then # both profiled in the same round
+		if [[ ${BENCH_PERF:-0} == 1 ]]; then # both sampled by perf in the same round
+			perf record -q -F 4999 -e cpu-clock -g -p "$pid_a" -o "$out/side-perf-$scenario-A.data" \
+				-- sleep "$((duration - 1))" 2>>"$out/perf.log" &
+			local perf_a=$!
+			perf record -q -F 4999 -e cpu-clock -g -p "$pid_b" -o "$out/side-perf-$scenario-B.data" \
+				-- sleep "$((duration - 1))" 2>>"$out/perf.log" &
+			local perf_b=$!
+			side_round "$scenario" prof "$pid_a" "$pid_b"
+			wait "$perf_a" "$perf_b"
+		elif [[ $admin_a != off ]]; then # both profiled in the same round
 			curl -fso "$out/side-cpu-$scenario-A.pprof" \
 				"http://127.0.0.1:$admin_a/debug/pprof/profile?seconds=$((duration - 1))" &
 			local prof_a=$!
