@@ -32,11 +32,11 @@ func (t *Tracker) enforceMaxSessions() {
 	for _, v := range victims {
 		sh := t.shardOf(v.key)
 		sh.mu.Lock()
-		s := sh.sessions[v.key]
+		s := sh.sessions.get(v.key)
 		// A session seen again since it was picked stays.
 		if s != nil && s.lastSeen.Equal(v.lastSeen) {
 			s.gone = true
-			delete(sh.sessions, v.key)
+			sh.sessions.remove(v.key)
 			delete(sh.changed, v.key)
 			t.live.Add(-1)
 			ended = append(ended, *s.ended(v.key, ReasonEvicted))
@@ -93,8 +93,8 @@ func (t *Tracker) leastRecentlySeen(n int) []candidate {
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for k, s := range sh.sessions {
-			c := candidate{key: k, lastSeen: s.lastSeen, returning: s.requests > 1}
+		sh.sessions.all(func(s *session) {
+			c := candidate{key: s.key, lastSeen: s.lastSeen, returning: s.requests > 1}
 			switch {
 			case len(h) < n:
 				heap.Push(&h, c)
@@ -102,7 +102,7 @@ func (t *Tracker) leastRecentlySeen(n int) []candidate {
 				h[0] = c
 				heap.Fix(&h, 0)
 			}
-		}
+		})
 		sh.mu.Unlock()
 	}
 	return h

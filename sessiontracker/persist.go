@@ -34,7 +34,7 @@ func (t *Tracker) TakeChanges() (changed []Snapshot, deleted []Key) {
 		sh := &t.shards[i]
 		sh.mu.Lock()
 		for k, upsert := range sh.changed {
-			s := sh.sessions[k]
+			s := sh.sessions.get(k)
 			switch {
 			case upsert && s != nil:
 				s.savedSeen = s.lastSeen
@@ -58,11 +58,11 @@ func (t *Tracker) Restore(snap Snapshot) {
 	sh := t.shardOf(snap.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	s := sh.sessions[snap.Key]
+	s := sh.sessions.get(snap.Key)
 	if s == nil {
 		// A stored session has outlived a restart: not one of a flood.
-		s = &session{started: snap.Started, lastSeen: snap.LastSeen, savedSeen: snap.LastSeen, requests: 2}
-		sh.sessions[snap.Key] = s
+		s = &session{key: snap.Key, started: snap.Started, lastSeen: snap.LastSeen, savedSeen: snap.LastSeen, requests: 2}
+		sh.sessions.put(s)
 		t.live.Add(1)
 	}
 	if snap.Started.Before(s.started) {

@@ -133,13 +133,14 @@ func (t *Tracker) Counts() Counts {
 
 type shard struct {
 	mu       sync.Mutex
-	sessions map[Key]*session
+	sessions table
 	// changed lists sessions to write to the store: true to write the
 	// session, false to delete it (it moved to a new key).
 	changed map[Key]bool
 }
 
 type session struct {
+	key       Key
 	started   time.Time
 	lastSeen  time.Time
 	savedSeen time.Time // lastSeen as last handed out by TakeChanges
@@ -157,7 +158,6 @@ func New(cfg Config) *Tracker {
 	t := &Tracker{}
 	t.cfg.Store(&cfg)
 	for i := range t.shards {
-		t.shards[i].sessions = make(map[Key]*session)
 		t.shards[i].changed = make(map[Key]bool)
 	}
 	return t
@@ -246,7 +246,7 @@ func (t *Tracker) Observe(now time.Time, obs Observation) *Ended {
 func (t *Tracker) Touch(now time.Time, k Key) (live Live, user string) {
 	sh := t.shardOf(k)
 	sh.mu.Lock()
-	s := sh.sessions[k]
+	s := sh.sessions.get(k)
 	if s != nil {
 		live, user = Live{s}, s.user
 		if s.requests < 2 {
@@ -274,7 +274,7 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	defer sh.mu.Unlock()
 	s := live.s
 	if s == nil || s.gone {
-		s = sh.sessions[k]
+		s = sh.sessions.get(k)
 	}
 	if s == nil && !create {
 		return false, false
@@ -283,8 +283,8 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	changed := s == nil
 	urgent := s == nil
 	if s == nil {
-		s = &session{started: now}
-		sh.sessions[k] = s
+		s = &session{key: k, started: now}
+		sh.sessions.put(s)
 		t.live.Add(1)
 		created = true
 	}
@@ -337,8 +337,7 @@ func (t *Tracker) add(s *session, id, user string, limit int) bool {
 func (t *Tracker) rotate(now time.Time, from, to Key) {
 	src := t.shardOf(from)
 	src.mu.Lock()
-	s := src.sessions[from]
-	delete(src.sessions, from)
+	s := src.sessions.remove(from)
 	if s != nil {
 		s.gone = true
 		src.changed[from] = false
@@ -357,12 +356,12 @@ func (t *Tracker) rotate(now time.Time, from, to Key) {
 	if t.notify != nil {
 		t.notify(true)
 	}
-	existing := dst.sessions[to]
+	existing := dst.sessions.get(to)
 	if existing == nil {
 		// A copy: a Live of the old key must not reach it.
 		moved := *s
-		moved.gone = false
-		dst.sessions[to] = &moved
+		moved.key, moved.gone = to, false
+		dst.sessions.put(&moved)
 		t.live.Add(1)
 		return
 	}
@@ -386,10 +385,9 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	}
 	sh := t.shardOf(obs.Key)
 	sh.mu.Lock()
-	s := sh.sessions[obs.Key]
+	s := sh.sessions.remove(obs.Key)
 	if s != nil {
 		s.gone = true
-		delete(sh.sessions, obs.Key)
 		t.live.Add(-1)
 	}
 	delete(sh.changed, obs.Key) // the store learns of the end from Ended
@@ -398,7 +396,7 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 		if len(obs.IDs) == 0 {
 			return nil
 		}
-		s = &session{started: now}
+		s = &session{key: obs.Key, started: now}
 	}
 	s.lastSeen = now
 	if obs.User != "" {
@@ -428,24 +426,27 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 	t.rotated.prune(now)
 	cfg := t.config()
 	var out []Ended
+	var over []*session
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for k, s := range sh.sessions {
-			reason := Reason("")
-			switch {
-			case cfg.MaxLifetime > 0 && now.Sub(s.started) >= cfg.MaxLifetime:
+		over = over[:0]
+		sh.sessions.all(func(s *session) {
+			if cfg.MaxLifetime > 0 && now.Sub(s.started) >= cfg.MaxLifetime ||
+				cfg.IdleTimeout > 0 && now.Sub(s.lastSeen) >= cfg.IdleTimeout {
+				over = append(over, s)
+			}
+		})
+		for _, s := range over {
+			reason := ReasonIdle
+			if cfg.MaxLifetime > 0 && now.Sub(s.started) >= cfg.MaxLifetime {
 				reason = ReasonMaxLifetime
-			case cfg.IdleTimeout > 0 && now.Sub(s.lastSeen) >= cfg.IdleTimeout:
-				reason = ReasonIdle
 			}
-			if reason != "" {
-				s.gone = true
-				delete(sh.sessions, k)
-				delete(sh.changed, k)
-				t.live.Add(-1)
-				out = append(out, *s.ended(k, reason))
-			}
+			s.gone = true
+			sh.sessions.remove(s.key)
+			delete(sh.changed, s.key)
+			t.live.Add(-1)
+			out = append(out, *s.ended(s.key, reason))
 		}
 		sh.mu.Unlock()
 	}
@@ -456,7 +457,7 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 func (t *Tracker) Has(k Key) bool {
 	sh := t.shardOf(k)
 	sh.mu.Lock()
-	_, ok := sh.sessions[k]
+	ok := sh.sessions.get(k) != nil
 	sh.mu.Unlock()
 	return ok
 }
