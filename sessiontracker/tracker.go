@@ -6,6 +6,7 @@
 package sessiontracker
 
 import (
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +148,10 @@ type session struct {
 	requests  uint32    // requests seen, up to 2: one-request sessions are evicted first
 	user      string
 	entries   []Entry
+	// idHashes holds idHash of each entry's ID, in the same order: a
+	// request that shows an ID the session holds compares these before
+	// any ID's bytes, which live in allocations of their own.
+	idHashes []uint64
 	// gone is set, under the shard's lock, when the session leaves its
 	// shard (ended, or moved to a rotated key as a copy): a Live that
 	// still points at it then falls back to a lookup.
@@ -311,12 +316,19 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	return found, created
 }
 
+// idSeed seeds idHash; it is random per process and never leaves it.
+var idSeed = maphash.MakeSeed()
+
+// idHash is the hash add compares before an ID's bytes.
+func idHash(id string) uint64 { return maphash.String(idSeed, id) }
+
 // add keeps id once per session, up to limit entries (0: no limit), and
 // reports whether the session changed. Sessions hold few IDs, so a
-// linear scan beats a map in both time and memory.
+// linear scan of their hashes beats a map in both time and memory.
 func (t *Tracker) add(s *session, id, user string, limit int) bool {
-	for i := range s.entries {
-		if s.entries[i].ID == id {
+	h := idHash(id)
+	for i, held := range s.idHashes {
+		if held == h && s.entries[i].ID == id {
 			if s.entries[i].User == "" && user != "" {
 				s.entries[i].User = user
 				return true
@@ -329,6 +341,7 @@ func (t *Tracker) add(s *session, id, user string, limit int) bool {
 		return false
 	}
 	s.entries = append(s.entries, Entry{ID: id, User: user})
+	s.idHashes = append(s.idHashes, h)
 	return true
 }
 
