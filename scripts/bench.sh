@@ -19,8 +19,10 @@
 # BENCH_B_BLOCK="header X-A b" puts another handler in B instead of
 # inubit_sessions: what any one more handler costs, for comparison.
 # BENCH_PERF=1 samples both Caddys of the side section with Linux perf
-# (4,999 Hz, cpu-clock; package linux-perf) in place of the Go profile:
-# fifty times the samples, for costs below a microsecond.
+# (4,999 Hz, cpu-clock; package linux-perf, installed if missing) in
+# place of the Go profile: fifty times the samples, for costs below a
+# microsecond. ./caddy is then built with its symbol table. Read the
+# files with: perf report -i DIR/side-perf-SCENARIO-B.data --no-children --sort sym
 # BENCH_PROFILE=0 skips the extra, uncounted round per scenario and server
 # that records a CPU profile through the admin API of A and B (base+7,
 # base+8), from which the handler's own share of Caddy's CPU is read.
@@ -68,9 +70,24 @@ if has load || has side || has memory || has pending; then
 		apt-get install -y -o DPkg::Lock::Timeout=300 wrk >/dev/null ||
 			{ apt-get update -qq && apt-get install -y -o DPkg::Lock::Timeout=300 wrk >/dev/null; }
 	fi
+	if [[ ${BENCH_PERF:-0} == 1 ]] && ! command -v perf >/dev/null; then
+		say "installing perf from Debian packages"
+		apt-get install -y -o DPkg::Lock::Timeout=300 linux-perf >/dev/null ||
+			{ apt-get update -qq && apt-get install -y -o DPkg::Lock::Timeout=300 linux-perf >/dev/null; }
+	fi
+	# perf names functions only from a symbol table, which xcaddy strips
+	# by default: keep it (same flags otherwise) when perf samples.
+	if [[ ${BENCH_PERF:-0} == 1 ]] && [[ -x ./caddy ]] && ! go tool nm ./caddy >/dev/null 2>&1; then
+		say "./caddy has no symbol table; rebuilding it with one for perf"
+		BENCH_REBUILD=1
+	fi
 	if [[ ! -x ./caddy || ${BENCH_REBUILD:-0} == 1 ]]; then
 		say "building ./caddy"
-		bash scripts/build-caddy.sh >&2
+		if [[ ${BENCH_PERF:-0} == 1 ]]; then
+			XCADDY_GO_BUILD_FLAGS="-trimpath -tags=nobadger,nomysql,nopgx" bash scripts/build-caddy.sh >&2
+		else
+			bash scripts/build-caddy.sh >&2
+		fi
 	fi
 	go build -o "$out/bin/benchupstream" ./cmd/benchupstream
 	go build -o "$out/bin/benchsessions" ./cmd/benchsessions
