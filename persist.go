@@ -23,6 +23,17 @@ const FlushInterval = 100 * time.Millisecond
 // requests' changes into one synced write instead of syncing per request.
 const minWriteGap = 10 * time.Millisecond
 
+// New entries of stored sessions are written as small appended records
+// (see package store); a fold writes those sessions whole again and
+// drops the records, once foldAfterRecords have been written or
+// foldInterval has passed since the last fold, and when the worker
+// stops. Between folds the appended records cost disk (about 100 bytes
+// each) and a little time at the next start, nothing else.
+const (
+	foldAfterRecords = 50_000
+	foldInterval     = 5 * time.Minute
+)
+
 // persist writes session changes and ended sessions to the store, in
 // groups, until ctx is done; then it writes what is left.
 func (st *state) persist(ctx context.Context) {
@@ -31,16 +42,21 @@ func (st *state) persist(ctx context.Context) {
 	gap := time.NewTimer(0)
 	defer gap.Stop()
 	var carry store.Batch // a batch whose write failed, retried with the next
+	var appended int      // appended records written since the last fold
+	lastFold := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			st.flush(&carry, st.takeEnded(true))
+			st.flush(&carry, st.takeEnded(true), true, &appended)
 			return
 		case <-st.endedSignal:
 		case <-st.changeSignal:
 		case <-ticker.C:
 		}
-		st.flush(&carry, st.takeEnded(false))
+		fold := appended >= foldAfterRecords || appended > 0 && time.Since(lastFold) >= foldInterval
+		if st.flush(&carry, st.takeEnded(false), fold, &appended) && fold {
+			lastFold = time.Now()
+		}
 
 		// let the next changes gather for a moment, unless one is
 		// urgent (a login, a new session, a rotation)
@@ -82,10 +98,13 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 
 // flush writes one group: what carried over from a failed write, the
 // tracker's changes, and the ended sessions with their entries queued
-// for clearing. Only after the write succeeds is delivery woken.
-func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
-	changed, deleted := st.tracker.TakeChanges()
-	now := store.Batch{Sessions: changed, Deleted: deleted}
+// for clearing; with fold, it also folds appended entries into their
+// sessions. Only after the write succeeds is delivery woken. It reports
+// whether the write succeeded, and counts the appended records written
+// since the last successful fold in appended.
+func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold bool, appended *int) bool {
+	changes := st.tracker.TakeChanges(fold)
+	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted, Fold: fold}
 	if len(ended) > 0 {
 		now.Pending = make(map[string][]string)
 	}
@@ -98,7 +117,7 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
 	b := *carry
 	b.Merge(now)
 	if b.Empty() {
-		return
+		return true
 	}
 	added, err := st.store.Commit(b)
 	if err != nil {
@@ -107,10 +126,15 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended) {
 		*carry = b
 		st.logger.Load().Error("cannot write session state; will retry",
 			zap.Int("sessions", len(b.Sessions)), zap.Int("ended", len(ended)), zap.Error(err))
-		return
+		return false
 	}
+	if b.Fold {
+		*appended = 0
+	}
+	*appended += len(b.Appended)
 	*carry = store.Batch{}
 	st.cleaner.Queued(added)
+	return true
 }
 
 // limitWithoutUser keeps the IDs without a user within limit, refusing

@@ -316,7 +316,8 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 		// Requests that outlived their server's shutdown.
 		st.endedMu.Unlock()
 		var carry store.Batch
-		st.flush(&carry, ended)
+		var appended int
+		st.flush(&carry, ended, false, &appended) // no fold: such flushes may overlap
 		return
 	}
 	st.ended = append(st.ended, ended...)

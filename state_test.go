@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
 	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+	"github.com/inubit-caddy/caddy-inubit-sessions/store"
 )
 
 func testSettings() trackerSettings {
@@ -90,4 +93,37 @@ func TestPendingClearsSurviveRestart(t *testing.T) {
 	defer st.Destruct()
 	waitCleared(t, inubit, "bob", testID)
 	assert.Equal(t, 0, st.tracker.Len(), "the ended session is not restored")
+}
+
+// Entries a stored session gains later are written as appended records.
+// A crash leaves them as such, and the next start reads them; a stop
+// folds them into the session's record. Either way, after a restart the
+// session holds all of them, and its end clears all of them.
+func TestEntriesAddedToAStoredSessionSurviveCrashAndRestart(t *testing.T) {
+	inubit := fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"})
+	srv := httptest.NewServer(inubit)
+	defer srv.Close()
+	dir, crashed := t.TempDir(), t.TempDir()
+	ids := []string{testID, "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml",
+		"webform@@@HelpWAC/form_help(1)_helpapp@@@10022.xml"}
+
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	key := st.hasher.Key("BROWSER-COOKIE")
+	for _, id := range ids {
+		st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, User: "alice", IDs: []string{id}})
+		time.Sleep(3 * minWriteGap) // each its own write: the first whole, the others appended
+	}
+	// The file as a crash now would leave it: no write runs, none is due.
+	image, err := os.ReadFile(filepath.Join(dir, store.FileName))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(crashed, store.FileName), image, 0o600))
+	require.NoError(t, st.Destruct())
+
+	for _, from := range []string{crashed, dir} {
+		st = startState(t, from, srv.URL+fakeinubit.ClearPath)
+		ended := st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, Logout: true})
+		require.NotNil(t, ended, from)
+		assert.Len(t, ended.Entries, len(ids), from)
+		require.NoError(t, st.Destruct())
+	}
 }

@@ -74,7 +74,7 @@ func TestFloodOfSessionsStaysWithinTheBoundAndLosesNoEntry(t *testing.T) {
 
 	assert.LessOrEqual(t, tr.Len(), limit)
 	live := 0
-	changed, _ := tr.TakeChanges()
+	changed := tr.TakeChanges(false).Sessions
 	for _, snap := range changed {
 		live += len(snap.Entries)
 	}

@@ -26,30 +26,94 @@ func (t *Tracker) seenResolution() time.Duration {
 	return min(idle/4, maxSeenResolution)
 }
 
-// TakeChanges returns the sessions created or changed, and the keys of
-// sessions moved away by rotation, since the previous call. Ended
-// sessions are not included: their end is reported through Ended.
-func (t *Tracker) TakeChanges() (changed []Snapshot, deleted []Key) {
+// change is what the store must learn of one session; a larger value
+// says more.
+type change uint8
+
+const (
+	// changeAppend: new entries only, which the store can add to the
+	// session's record without rewriting it (see Appended).
+	changeAppend change = iota + 1
+	// changeRecord: the session's record, written whole.
+	changeRecord
+	// changeMoved: the session left this key (a rotation); its record
+	// goes.
+	changeMoved
+)
+
+// mark notes a change of k for the next TakeChanges. New entries of a
+// session whose record must be written anyway, or whose key was just
+// vacated, go into that record.
+func (sh *shard) mark(k Key, c change) {
+	if prev, ok := sh.changed[k]; ok && c == changeAppend && prev != changeAppend {
+		c = changeRecord
+	}
+	sh.changed[k] = c
+}
+
+// Appended are entries a session gained since TakeChanges last handed
+// it out, for the store to add to its record: a new entry costs a small
+// write of its own instead of a rewrite of the session. Started tells
+// the session from a later one under the same key.
+type Appended struct {
+	Key     Key
+	Started time.Time
+	Entries []Entry
+}
+
+// Changes is what TakeChanges hands to the store.
+type Changes struct {
+	// Sessions to write whole: created or changed.
+	Sessions []Snapshot
+	// Appended entries of sessions whose record was written before.
+	Appended []Appended
+	// Deleted are keys that sessions moved away from by rotation.
+	// Ended sessions are not included: their end is reported through
+	// Ended.
+	Deleted []Key
+}
+
+// TakeChanges returns what changed since the previous call. With fold
+// set, every session that has had entries appended since its record was
+// last written whole is written whole again, so that the store can drop
+// all appended entries in the same write.
+func (t *Tracker) TakeChanges(fold bool) Changes {
+	var out Changes
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for k, upsert := range sh.changed {
+		if fold {
+			sh.sessions.all(func(s *session) {
+				if s.appended {
+					sh.changed[s.key] = changeRecord
+				}
+			})
+		}
+		for k, c := range sh.changed {
 			s := sh.sessions.get(k)
 			switch {
-			case upsert && s != nil:
+			case c == changeMoved:
+				out.Deleted = append(out.Deleted, k)
+			case s == nil: // ended since: reported through Ended
+			case c == changeRecord:
 				s.savedSeen = s.lastSeen
-				changed = append(changed, Snapshot{
+				s.savedEntries, s.appended = len(s.entries), false
+				out.Sessions = append(out.Sessions, Snapshot{
 					Key: k, Started: s.started, LastSeen: s.lastSeen, User: s.user,
 					Entries: append([]Entry(nil), s.entries...),
 				})
-			case !upsert:
-				deleted = append(deleted, k)
+			case s.savedEntries < len(s.entries):
+				out.Appended = append(out.Appended, Appended{
+					Key: k, Started: s.started,
+					Entries: append([]Entry(nil), s.entries[s.savedEntries:]...),
+				})
+				s.savedEntries, s.appended = len(s.entries), true
 			}
 		}
 		clear(sh.changed)
 		sh.mu.Unlock()
 	}
-	return changed, deleted
+	return out
 }
 
 // Restore puts a stored session back, for example after a restart. A
@@ -59,7 +123,8 @@ func (t *Tracker) Restore(snap Snapshot) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	s := sh.sessions.get(snap.Key)
-	if s == nil {
+	fresh := s == nil
+	if fresh {
 		// A stored session has outlived a restart: not one of a flood.
 		s = &session{key: snap.Key, started: snap.Started, lastSeen: snap.LastSeen, savedSeen: snap.LastSeen, requests: 2}
 		sh.sessions.put(s)
@@ -78,5 +143,10 @@ func (t *Tracker) Restore(snap Snapshot) {
 	// under an earlier config and must still be cleared.
 	for _, e := range snap.Entries {
 		t.add(s, e.ID, e.User, 0)
+	}
+	if fresh {
+		s.savedEntries = len(s.entries) // as stored
+	} else {
+		sh.mark(snap.Key, changeRecord) // the record lacks the live session's part
 	}
 }

@@ -14,37 +14,69 @@ func TestTakeChangesReportsNewChangedAndMovedSessions(t *testing.T) {
 	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
 	tr.Observe(t0, Observation{Key: k3, HasKey: true, User: "carol"})
 
-	changed, deleted := tr.TakeChanges()
-	assert.Len(t, changed, 2)
-	assert.Empty(t, deleted)
+	c := tr.TakeChanges(false)
+	assert.Len(t, c.Sessions, 2)
+	assert.Empty(t, c.Deleted)
 
 	// nothing new: a request a second later does not make a write
 	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true})
-	changed, deleted = tr.TakeChanges()
-	assert.Empty(t, changed)
-	assert.Empty(t, deleted)
+	assert.Equal(t, Changes{}, tr.TakeChanges(false))
 
 	// a new ID, and a rotation of k1 to k2
 	tr.Observe(t0.Add(2*time.Second), Observation{Key: k1, HasKey: true, IDs: []string{idB}})
 	tr.Observe(t0.Add(3*time.Second), Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true})
-	changed, deleted = tr.TakeChanges()
-	require.Len(t, changed, 1)
-	assert.Equal(t, k2, changed[0].Key)
-	assert.Equal(t, []Entry{{idA, "alice"}, {idB, ""}}, changed[0].Entries)
-	assert.Equal(t, []Key{k1}, deleted)
+	c = tr.TakeChanges(false)
+	require.Len(t, c.Sessions, 1)
+	assert.Equal(t, k2, c.Sessions[0].Key)
+	assert.Equal(t, []Entry{{idA, "alice"}, {idB, ""}}, c.Sessions[0].Entries)
+	assert.Equal(t, []Key{k1}, c.Deleted)
+	assert.Empty(t, c.Appended, "the new ID is in the rotated session's record")
 
 	// activity past the resolution (a quarter of the idle timeout) is saved
 	tr.Observe(t0.Add(10*time.Minute), Observation{Key: k3, HasKey: true})
-	changed, _ = tr.TakeChanges()
-	require.Len(t, changed, 1)
-	assert.Equal(t, t0.Add(10*time.Minute), changed[0].LastSeen)
+	c = tr.TakeChanges(false)
+	require.Len(t, c.Sessions, 1)
+	assert.Equal(t, t0.Add(10*time.Minute), c.Sessions[0].LastSeen)
 
 	// an ended session is not reported as changed
 	tr.Observe(t0.Add(11*time.Minute), Observation{Key: k3, HasKey: true, IDs: []string{idC}})
 	require.NotNil(t, tr.Observe(t0.Add(11*time.Minute), Observation{Key: k3, HasKey: true, Logout: true}))
-	changed, deleted = tr.TakeChanges()
-	assert.Empty(t, changed)
-	assert.Empty(t, deleted)
+	assert.Equal(t, Changes{}, tr.TakeChanges(false))
+}
+
+// A new ID of a stored session goes out as Appended (a small write), not
+// as the whole session; a fold writes every session with appended
+// entries whole once more, so the store can drop its appended entries.
+func TestNewIDsOfAStoredSessionAreAppendedUntilAFold(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{IdleTimeout: 30 * time.Minute})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
+	tr.Observe(t0, Observation{Key: k2, HasKey: true, User: "bob", IDs: []string{idA}})
+	require.Len(t, tr.TakeChanges(false).Sessions, 2)
+
+	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idB}})
+	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idB, idC}})
+	c := tr.TakeChanges(false)
+	assert.Empty(t, c.Sessions)
+	assert.Equal(t, []Appended{{Key: k1, Started: t0, Entries: []Entry{{idB, "alice"}, {idC, "alice"}}}}, c.Appended)
+
+	// A new user needs the record: the entries gained meanwhile go with it.
+	tr.Observe(t0.Add(2*time.Second), Observation{Key: k2, HasKey: true, IDs: []string{idB}})
+	tr.Observe(t0.Add(2*time.Second), Observation{Key: k2, HasKey: true, User: "bert"})
+	c = tr.TakeChanges(false)
+	assert.Empty(t, c.Appended)
+	require.Len(t, c.Sessions, 1)
+	assert.Equal(t, []Entry{{idA, "bob"}, {idB, ""}}, c.Sessions[0].Entries)
+
+	// Known IDs change nothing; a fold rewrites k1 (it has appended
+	// entries), not k2 (its record is whole).
+	tr.Observe(t0.Add(3*time.Second), Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA, idC}})
+	c = tr.TakeChanges(true)
+	assert.Empty(t, c.Appended)
+	require.Len(t, c.Sessions, 1)
+	assert.Equal(t, k1, c.Sessions[0].Key)
+	assert.Equal(t, []Entry{{idA, "alice"}, {idB, "alice"}, {idC, "alice"}}, c.Sessions[0].Entries)
+	assert.Equal(t, Changes{}, tr.TakeChanges(true), "nothing left to fold")
 }
 
 func TestRestoreBringsSessionBack(t *testing.T) {
@@ -53,11 +85,21 @@ func TestRestoreBringsSessionBack(t *testing.T) {
 	tr.Restore(Snapshot{Key: k1, Started: t0, LastSeen: t0.Add(time.Minute), User: "alice",
 		Entries: []Entry{{idA, "alice"}}})
 	assert.Equal(t, 1, tr.Len())
-	changed, _ := tr.TakeChanges()
-	assert.Empty(t, changed, "a restored session is already stored")
+	assert.Equal(t, Changes{}, tr.TakeChanges(true), "a restored session is already stored")
 
 	ended := tr.Observe(t0.Add(2*time.Minute), Observation{Key: k1, HasKey: true, Logout: true, IDs: []string{idB}})
 	require.NotNil(t, ended)
 	assert.Equal(t, []Entry{{idA, "alice"}, {idB, ""}}, ended.Entries)
 	assert.Equal(t, t0, ended.Started)
+}
+
+// After a restart, a restored session's next ID is appended alone: the
+// store holds the rest already.
+func TestRestoredSessionAppendsOnlyWhatIsNew(t *testing.T) {
+	k1, _, _ := testKeys()
+	tr := New(Config{IdleTimeout: time.Hour})
+	tr.Restore(Snapshot{Key: k1, Started: t0, LastSeen: t0, User: "alice", Entries: []Entry{{idA, "alice"}}})
+	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA, idB}})
+	assert.Equal(t, Changes{Appended: []Appended{{Key: k1, Started: t0, Entries: []Entry{{idB, "alice"}}}}},
+		tr.TakeChanges(false))
 }

@@ -32,7 +32,7 @@ func TestCookiesWithoutEntriesNeedNoSession(t *testing.T) {
 	for i := range 10000 {
 		tr.Observe(now, Observation{Key: regressionKey(fmt.Sprintf("rnd%08d", i)), HasKey: true})
 	}
-	changed, _ := tr.TakeChanges()
+	changed := tr.TakeChanges(false).Sessions
 	n := len(changed)
 	assert.Equal(t, 0, tr.Len(), "cookies that never carried an entry need no session")
 	assert.Zero(t, n, "and nothing to write to the store")

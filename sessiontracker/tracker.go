@@ -135,9 +135,8 @@ func (t *Tracker) Counts() Counts {
 type shard struct {
 	mu       sync.Mutex
 	sessions table
-	// changed lists sessions to write to the store: true to write the
-	// session, false to delete it (it moved to a new key).
-	changed map[Key]bool
+	// changed lists sessions the store must learn of, and what.
+	changed map[Key]change
 }
 
 type session struct {
@@ -145,9 +144,14 @@ type session struct {
 	started   time.Time
 	lastSeen  time.Time
 	savedSeen time.Time // lastSeen as last handed out by TakeChanges
-	requests  uint32    // requests seen, up to 2: one-request sessions are evicted first
-	user      string
-	entries   []Entry
+	// savedEntries is how many of entries TakeChanges has handed out;
+	// appended is set when some went out as Appended since the last
+	// whole record.
+	savedEntries int
+	appended     bool
+	requests     uint32 // requests seen, up to 2: one-request sessions are evicted first
+	user         string
+	entries      []Entry
 	// idHashes holds idHash of each entry's ID, in the same order: a
 	// request that shows an ID the session holds compares these before
 	// any ID's bytes, which live in allocations of their own.
@@ -163,7 +167,7 @@ func New(cfg Config) *Tracker {
 	t := &Tracker{}
 	t.cfg.Store(&cfg)
 	for i := range t.shards {
-		t.shards[i].changed = make(map[Key]bool)
+		t.shards[i].changed = make(map[Key]change)
 	}
 	return t
 }
@@ -260,7 +264,7 @@ func (t *Tracker) Touch(now time.Time, k Key) (live Live, user string) {
 		if now.After(s.lastSeen) {
 			s.lastSeen = now
 			if s.lastSeen.Sub(s.savedSeen) >= t.seenResolution() {
-				sh.changed[k] = true
+				sh.mark(k, changeRecord)
 			}
 		}
 	}
@@ -285,8 +289,11 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 		return false, false
 	}
 	found = s != nil
-	changed := s == nil
+	var what change
 	urgent := s == nil
+	if s == nil {
+		what = changeRecord
+	}
 	if s == nil {
 		s = &session{key: k, started: now}
 		sh.sessions.put(s)
@@ -298,17 +305,19 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	}
 	if now.After(s.lastSeen) {
 		s.lastSeen = now
-		changed = changed || s.lastSeen.Sub(s.savedSeen) >= t.seenResolution()
+		if s.lastSeen.Sub(s.savedSeen) >= t.seenResolution() {
+			what = changeRecord
+		}
 	}
 	if user != "" && user != s.user {
 		s.user = user
-		changed, urgent = true, true
+		what, urgent = changeRecord, true
 	}
 	for _, id := range ids {
-		changed = t.add(s, id, user, limit) || changed
+		what = max(what, t.add(s, id, user, limit))
 	}
-	if changed {
-		sh.changed[k] = true
+	if what != 0 {
+		sh.mark(k, what)
 		if t.notify != nil {
 			t.notify(urgent)
 		}
@@ -323,26 +332,28 @@ var idSeed = maphash.MakeSeed()
 func idHash(id string) uint64 { return maphash.String(idSeed, id) }
 
 // add keeps id once per session, up to limit entries (0: no limit), and
-// reports whether the session changed. Sessions hold few IDs, so a
-// linear scan of their hashes beats a map in both time and memory.
-func (t *Tracker) add(s *session, id, user string, limit int) bool {
+// returns what the store must learn: changeAppend for a new entry,
+// changeRecord when a held entry gains its user, 0 for nothing. Sessions
+// hold few IDs, so a linear scan of their hashes beats a map in both
+// time and memory.
+func (t *Tracker) add(s *session, id, user string, limit int) change {
 	h := idHash(id)
 	for i, held := range s.idHashes {
 		if held == h && s.entries[i].ID == id {
 			if s.entries[i].User == "" && user != "" {
 				s.entries[i].User = user
-				return true
+				return changeRecord
 			}
-			return false
+			return 0
 		}
 	}
 	if limit > 0 && len(s.entries) >= limit {
 		t.refusedIDs.Add(1)
-		return false
+		return 0
 	}
 	s.entries = append(s.entries, Entry{ID: id, User: user})
 	s.idHashes = append(s.idHashes, h)
-	return true
+	return changeAppend
 }
 
 // rotate moves the session under from to the key to, merging with a
@@ -353,7 +364,7 @@ func (t *Tracker) rotate(now time.Time, from, to Key) {
 	s := src.sessions.remove(from)
 	if s != nil {
 		s.gone = true
-		src.changed[from] = false
+		src.mark(from, changeMoved)
 		t.live.Add(-1)
 	}
 	src.mu.Unlock()
@@ -365,7 +376,7 @@ func (t *Tracker) rotate(now time.Time, from, to Key) {
 	dst := t.shardOf(to)
 	dst.mu.Lock()
 	defer dst.mu.Unlock()
-	dst.changed[to] = true
+	dst.mark(to, changeRecord)
 	if t.notify != nil {
 		t.notify(true)
 	}

@@ -60,7 +60,7 @@ func OpenBolt(dir string, lockTimeout time.Duration) (*Bolt, error) {
 // init creates the buckets and the secret on first use.
 func (s *Bolt) init() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketSessions, bucketPending, bucketParked} {
+		for _, name := range [][]byte{bucketMeta, bucketSessions, bucketAppended, bucketPending, bucketParked} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -111,6 +111,11 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 				return err
 			}
 		}
+		if b.Fold {
+			if err := emptyAppended(tx); err != nil {
+				return err
+			}
+		}
 		// In key order: bolt then walks its tree forward once.
 		slices.SortFunc(b.Sessions, func(x, y sessiontracker.Snapshot) int {
 			return bytes.Compare(x.Key[:], y.Key[:])
@@ -128,6 +133,9 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 			if err := sessions.Put(b.Sessions[i].Key[:], buf[start:len(buf):len(buf)]); err != nil {
 				return err
 			}
+		}
+		if err := putAppended(tx, b.Appended); err != nil {
+			return err
 		}
 		pending := tx.Bucket(bucketPending)
 		now := stamp(time.Now())
@@ -155,17 +163,24 @@ func stamp(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
 }
 
-// Sessions implements Store.
+// Sessions implements Store. It first folds appended entries into
+// their sessions' records, in one commit.
 func (s *Bolt) Sessions(fn func(sessiontracker.Snapshot) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-			snap, err := decodeSession(k, v)
-			if err != nil {
-				return err
-			}
-			return fn(snap)
-		})
+	var snaps []sessiontracker.Snapshot
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		var err error
+		snaps, err = foldAppended(tx)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	for _, snap := range snaps {
+		if err := fn(snap); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PendingCounts implements Store.

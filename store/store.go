@@ -22,12 +22,14 @@ type Store interface {
 	Secret() []byte
 
 	// Commit applies a group of writes atomically and durably: session
-	// upserts and deletions, and entry IDs queued for clearing. It
+	// upserts, appended entries and deletions, and entry IDs queued for
+	// clearing. It
 	// returns how many IDs per user were newly queued (not already
 	// pending).
 	Commit(b Batch) (map[string]int, error)
 
-	// Sessions calls fn for every stored live session.
+	// Sessions calls fn for every stored live session, with its
+	// appended entries.
 	Sessions(fn func(sessiontracker.Snapshot) error) error
 
 	// PendingCounts returns the number of queued IDs per user.
@@ -66,15 +68,22 @@ var ErrNotParked = errors.New("no such parked entry")
 type Batch struct {
 	// Sessions to insert or replace.
 	Sessions []sessiontracker.Snapshot
+	// Appended entries of sessions whose record was written before,
+	// written after Sessions.
+	Appended []sessiontracker.Appended
 	// Deleted sessions, removed before Sessions are written.
 	Deleted []sessiontracker.Key
+	// Fold drops every appended entry written before this batch: set it
+	// only when Sessions holds every session that has such entries
+	// (sessiontracker's TakeChanges with fold).
+	Fold bool
 	// Pending IDs to queue per user; the empty user holds orphans.
 	Pending map[string][]string
 }
 
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Sessions) == 0 && len(b.Deleted) == 0 && len(b.Pending) == 0
+	return len(b.Sessions) == 0 && len(b.Appended) == 0 && len(b.Deleted) == 0 && !b.Fold && len(b.Pending) == 0
 }
 
 // ParkedEntry is one ID INUBIT kept refusing.
@@ -91,10 +100,31 @@ type ParkedEntry struct {
 
 // Merge adds a later batch to b, as if b were written first and later
 // after it, without keeping outdated copies: a session deleted later
-// leaves b's Sessions, and a later snapshot replaces b's. A batch that
+// leaves b's Sessions and Appended, and a later snapshot replaces b's
+// and the entries b appends to it. A batch that
 // is retried after failed writes therefore stays as large as the state
 // it carries, not the number of changes.
 func (b *Batch) Merge(later Batch) {
+	b.Fold = b.Fold || later.Fold
+	if len(b.Appended) > 0 && (len(later.Deleted) > 0 || len(later.Sessions) > 0) {
+		// A later whole record holds these entries; a later deletion
+		// ends their session.
+		superseded := make(map[sessiontracker.Key]bool, len(later.Deleted)+len(later.Sessions))
+		for _, k := range later.Deleted {
+			superseded[k] = true
+		}
+		for _, s := range later.Sessions {
+			superseded[s.Key] = true
+		}
+		kept := b.Appended[:0]
+		for _, a := range b.Appended {
+			if !superseded[a.Key] {
+				kept = append(kept, a)
+			}
+		}
+		b.Appended = kept
+	}
+	b.Appended = append(b.Appended, later.Appended...)
 	if len(later.Deleted) > 0 || len(later.Sessions) > 0 {
 		gone := make(map[sessiontracker.Key]bool, len(later.Deleted))
 		for _, k := range later.Deleted {

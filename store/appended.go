@@ -1,0 +1,153 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+// New entries of a session whose record is already stored go to the
+// bucket "appended" instead of into a rewrite of the record: one small
+// record per session and commit, under the bucket's next sequence
+// number, so that a commit writes the bucket's last page or two however
+// many sessions gained an entry, where rewriting the records would write
+// one page per session. Opening the store folds them into their
+// sessions' records, and so does the persist worker from time to time
+// (a Batch with Fold set: every session with appended entries is
+// written whole in the same commit that empties the bucket).
+//
+// An appended record is binary:
+//
+//	version byte (appendedFormat)
+//	session key: the Key's bytes
+//	started: varint Unix nanoseconds of the session it belongs to
+//	entries: uvarint count, then per entry
+//	  ID: uvarint length, bytes
+//	  user: uvarint length, bytes
+//
+// Started tells a session from a later one under the same key (an ended
+// session's key used again): appended entries are applied only to the
+// record they were written for.
+const appendedFormat = 1
+
+var bucketAppended = []byte("appended")
+
+// appendedFill is how full bolt leaves the appended bucket's pages when
+// it splits them: keys only ever grow, so full pages waste nothing.
+const appendedFill = 1.0
+
+func encodeAppended(buf []byte, a *sessiontracker.Appended) []byte {
+	buf = append(buf, appendedFormat)
+	buf = append(buf, a.Key[:]...)
+	buf = binary.AppendVarint(buf, a.Started.UnixNano())
+	buf = binary.AppendUvarint(buf, uint64(len(a.Entries)))
+	for _, e := range a.Entries {
+		buf = appendString(buf, e.ID)
+		buf = appendString(buf, e.User)
+	}
+	return buf
+}
+
+func decodeAppended(v []byte) (sessiontracker.Appended, error) {
+	var a sessiontracker.Appended
+	if len(v) < 1+len(a.Key) || v[0] != appendedFormat {
+		return a, errors.New("unknown appended-entries record format")
+	}
+	copy(a.Key[:], v[1:])
+	r := recordReader{buf: v[1+len(a.Key):]}
+	a.Started = time.Unix(0, r.varint())
+	count := r.uvarint()
+	if count > uint64(len(r.buf)) { // each entry takes at least two bytes
+		r.fail()
+	}
+	for i := uint64(0); i < count && r.err == nil; i++ {
+		a.Entries = append(a.Entries, sessiontracker.Entry{ID: r.bytes(r.uvarint()), User: r.bytes(r.uvarint())})
+	}
+	if r.err != nil {
+		return a, r.err
+	}
+	if len(r.buf) != 0 {
+		return a, errors.New("appended-entries record has trailing bytes")
+	}
+	return a, nil
+}
+
+// putAppended writes the appended entries of one commit.
+func putAppended(tx *bolt.Tx, appended []sessiontracker.Appended) error {
+	if len(appended) == 0 {
+		return nil
+	}
+	b := tx.Bucket(bucketAppended)
+	b.FillPercent = appendedFill
+	var buf []byte
+	for i := range appended {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		// bolt keeps each value until the transaction ends: no reuse.
+		buf = encodeAppended(buf[len(buf):], &appended[i])
+		if err := b.Put(binary.BigEndian.AppendUint64(nil, seq), buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emptyAppended drops every appended record.
+func emptyAppended(tx *bolt.Tx) error {
+	if err := tx.DeleteBucket(bucketAppended); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		return err
+	}
+	_, err := tx.CreateBucket(bucketAppended)
+	return err
+}
+
+// foldAppended adds the appended entries to the sessions they belong to,
+// rewrites those sessions' records and empties the bucket. It returns
+// the sessions, folded, in key order.
+func foldAppended(tx *bolt.Tx) ([]sessiontracker.Snapshot, error) {
+	var snaps []sessiontracker.Snapshot
+	index := make(map[sessiontracker.Key]int)
+	err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+		snap, err := decodeSession(k, v)
+		if err != nil {
+			return err
+		}
+		index[snap.Key] = len(snaps)
+		snaps = append(snaps, snap)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	grown := make(map[int]bool)
+	err = tx.Bucket(bucketAppended).ForEach(func(k, v []byte) error {
+		a, err := decodeAppended(v)
+		if err != nil {
+			return fmt.Errorf("decoding appended entries %x: %w", k, err)
+		}
+		i, ok := index[a.Key]
+		if !ok || !snaps[i].Started.Equal(a.Started) {
+			return nil // the session ended (its entries were queued then) or is a later one
+		}
+		snaps[i].Entries = append(snaps[i].Entries, a.Entries...)
+		grown[i] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sessions := tx.Bucket(bucketSessions)
+	for i := range grown {
+		if err := sessions.Put(snaps[i].Key[:], encodeSession(nil, &snaps[i])); err != nil {
+			return nil, err
+		}
+	}
+	return snaps, emptyAppended(tx)
+}
