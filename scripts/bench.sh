@@ -10,8 +10,10 @@
 # Sections: load (wrk, A against B), side (A and B loaded at once, sharing
 # one CPU), memory (resident bytes per session in a real Caddy), pending (a
 # long INUBIT maintenance), go (go test -bench).
-# BENCH_ONLY=load,go runs some of them. BENCH_OUT=DIR keeps raw output
-# and summary.md there (default: a new directory under /tmp).
+# BENCH_ONLY=load,go runs some of them; BENCH_SCENARIOS="tracked new_id"
+# some of the load scenarios (default: tracked known_id new_id body_id).
+# BENCH_OUT=DIR keeps raw output and summary.md there (default: a new
+# directory under /tmp).
 # BENCH_PIN=1 (default) pins both Caddys to CPU 0 and wrk and the upstream
 # to CPU 1; BENCH_PIN=0 lets all float. BENCH_PORT_BASE (default 18400)
 # picks the loopback ports base+1..base+8. BENCH_REBUILD=1 rebuilds ./caddy.
@@ -49,6 +51,7 @@ quick)
 esac
 rounds=${BENCH_ROUNDS:-$rounds} duration=${BENCH_DURATION:-$duration}
 only=${BENCH_ONLY:-load,side,memory,pending,go}
+scenarios=${BENCH_SCENARIOS:-tracked known_id new_id body_id}
 conns=32
 pin=${BENCH_PIN:-1}
 base=${BENCH_PORT_BASE:-18400}
@@ -309,7 +312,7 @@ load_section() {
 	start_pair
 	: >"$out/prof.tsv"
 	printf 'scenario\tround\tserver\trequests\tduration_us\tp99_us\terrors\tcpu_ticks\tp50_us\n' >"$out/load.tsv"
-	for scenario in tracked known_id new_id body_id; do
+	for scenario in $scenarios; do
 		duration=2 wrk_round "$scenario" warm A $((base + 1)) "$pid_a"
 		duration=2 wrk_round "$scenario" warm B $((base + 2)) "$pid_b"
 		if [[ $admin_a != off ]]; then
@@ -387,7 +390,7 @@ side_section() {
 	start_pair
 	printf 'scenario\tround\tserver\trequests\tduration_us\tp99_us\terrors\tcpu_ticks\n' >"$out/side.tsv"
 	: >"$out/side-prof.tsv"
-	for scenario in tracked known_id new_id body_id; do
+	for scenario in $scenarios; do
 		duration=2 side_round "$scenario" warm "$pid_a" "$pid_b"
 		if [[ ${BENCH_PERF:-0} == 1 ]]; then # both sampled by perf in the same round
 			perf record -q -F 4999 -e cpu-clock -g -p "$pid_a" -o "$out/side-perf-$scenario-A.data" \
@@ -442,7 +445,7 @@ profile_shares() {
 	note "| scenario | A µs/req | B µs/req | B − A | handler own | workers | GC workers B (A) | rest |"
 	note "|---|---:|---:|---:|---:|---:|---:|---:|"
 	local scenario name total handler proxy workers gc req
-	for scenario in tracked known_id new_id body_id; do
+	for scenario in $scenarios; do
 		local -A v=()
 		for name in A B; do
 			top=$out/cpu-$scenario-$name.top
