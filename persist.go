@@ -103,6 +103,8 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 // whether the write succeeded, and counts the appended records written
 // since the last successful fold in appended.
 func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold bool, appended *int) bool {
+	st.flushMu.Lock()
+	defer st.flushMu.Unlock()
 	changes := st.tracker.TakeChanges(fold)
 	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted, Fold: fold}
 	if len(ended) > 0 {
@@ -110,7 +112,7 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold b
 	}
 	settings := st.settings.Load()
 	for _, e := range ended {
-		now.Deleted = append(now.Deleted, e.Key)
+		now.Ended = append(now.Ended, store.EndedSession{Key: e.Key, Started: e.Started})
 		byUser(e, settings.fallbackUser, now.Pending)
 	}
 	st.limitWithoutUser(now.Pending, settings.maxWithoutUser)

@@ -47,6 +47,10 @@ type state struct {
 	ended       []*sessiontracker.Ended
 	closed      bool
 	endedSignal chan struct{}
+	// flushMu makes writes to the store one at a time, from taking the
+	// tracker's changes to the commit: a write taken later never lands
+	// first (the persist worker's last write and late ends after it).
+	flushMu sync.Mutex
 	// changeSignal wakes the persist worker for session changes;
 	// urgentSignal also ends its pause between writes.
 	changeSignal chan struct{}
@@ -317,7 +321,7 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 		st.endedMu.Unlock()
 		var carry store.Batch
 		var appended int
-		st.flush(&carry, ended, false, &appended) // no fold: such flushes may overlap
+		st.flush(&carry, ended, false, &appended)
 		return
 	}
 	st.ended = append(st.ended, ended...)

@@ -37,7 +37,7 @@ func (t *Tracker) enforceMaxSessions() {
 		if s != nil && s.lastSeen.Equal(v.lastSeen) {
 			s.gone = true
 			sh.sessions.remove(v.key)
-			delete(sh.changed, v.key)
+			sh.forget(v.key)
 			t.live.Add(-1)
 			ended = append(ended, *s.ended(v.key, ReasonEvicted))
 		}

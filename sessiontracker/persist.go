@@ -26,18 +26,19 @@ func (t *Tracker) seenResolution() time.Duration {
 	return min(idle/4, maxSeenResolution)
 }
 
-// change is what the store must learn of one session; a larger value
-// says more.
+// change is what the store must learn of one key: a set of the flags
+// below.
 type change uint8
 
 const (
-	// changeAppend: new entries only, which the store can add to the
-	// session's record without rewriting it (see Appended).
-	changeAppend change = iota + 1
+	// changeAppend: the session gained entries only, which the store
+	// can add to its record without rewriting it (see Appended).
+	changeAppend change = 1 << iota
 	// changeRecord: the session's record, written whole.
 	changeRecord
-	// changeMoved: the session left this key (a rotation); its record
-	// goes.
+	// changeMoved: the stored record under this key is of a session
+	// that moved to another key (a rotation) and must go; kept when a
+	// new session then takes the key, or ends under it.
 	changeMoved
 )
 
@@ -45,10 +46,22 @@ const (
 // session whose record must be written anyway, or whose key was just
 // vacated, go into that record.
 func (sh *shard) mark(k Key, c change) {
-	if prev, ok := sh.changed[k]; ok && c == changeAppend && prev != changeAppend {
+	prev := sh.changed[k]
+	if c == changeAppend && prev&(changeRecord|changeMoved) != 0 {
 		c = changeRecord
 	}
-	sh.changed[k] = c
+	sh.changed[k] = prev | c
+}
+
+// forget drops what the store need not learn of a session that ended
+// under k (its end reaches the store through Ended), but not the
+// deletion of a moved session's record under k.
+func (sh *shard) forget(k Key) {
+	if c := sh.changed[k] & changeMoved; c != 0 {
+		sh.changed[k] = c
+	} else {
+		delete(sh.changed, k)
+	}
 }
 
 // Appended are entries a session gained since TakeChanges last handed
@@ -85,24 +98,25 @@ func (t *Tracker) TakeChanges(fold bool) Changes {
 		if fold {
 			sh.sessions.all(func(s *session) {
 				if s.appended {
-					sh.changed[s.key] = changeRecord
+					sh.changed[s.key] |= changeRecord
 				}
 			})
 		}
 		for k, c := range sh.changed {
+			if c&changeMoved != 0 {
+				out.Deleted = append(out.Deleted, k) // before Sessions, in the store
+			}
 			s := sh.sessions.get(k)
 			switch {
-			case c == changeMoved:
-				out.Deleted = append(out.Deleted, k)
-			case s == nil: // ended since: reported through Ended
-			case c == changeRecord:
+			case s == nil: // moved, or ended since: reported through Ended
+			case c&changeRecord != 0:
 				s.savedSeen = s.lastSeen
 				s.savedEntries, s.appended = len(s.entries), false
 				out.Sessions = append(out.Sessions, Snapshot{
 					Key: k, Started: s.started, LastSeen: s.lastSeen, User: s.user,
 					Entries: append([]Entry(nil), s.entries...),
 				})
-			case s.savedEntries < len(s.entries):
+			case c&changeAppend != 0 && s.savedEntries < len(s.entries):
 				out.Appended = append(out.Appended, Appended{
 					Key: k, Started: s.started,
 					Entries: append([]Entry(nil), s.entries[s.savedEntries:]...),

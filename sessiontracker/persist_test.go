@@ -103,3 +103,31 @@ func TestRestoredSessionAppendsOnlyWhatIsNew(t *testing.T) {
 	assert.Equal(t, Changes{Appended: []Appended{{Key: k1, Started: t0, Entries: []Entry{{idB, "alice"}}}}},
 		tr.TakeChanges(false))
 }
+
+// Regression (found in review): the stored record of a session that
+// rotated away must be deleted even when a request with the old cookie
+// value ends "its" session (a logout from a stale tab) or a new session
+// takes the old value and ends before the next write. Otherwise a
+// restart brought the old record back beside the rotated session, and
+// its idle end cleared IDs the live session was still using.
+func TestMovedRecordIsDeletedWhateverHappensUnderTheOldKey(t *testing.T) {
+	k1, k2, _ := testKeys()
+	tr := New(Config{IdleTimeout: time.Hour})
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
+	tr.TakeChanges(false)
+
+	tr.Observe(t0.Add(time.Second), Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true})
+	assert.Nil(t, tr.Observe(t0.Add(2*time.Second), Observation{Key: k1, HasKey: true, Logout: true}))
+	c := tr.TakeChanges(false)
+	assert.Equal(t, []Key{k1}, c.Deleted, "a logout under the old value")
+	require.Len(t, c.Sessions, 1)
+	assert.Equal(t, k2, c.Sessions[0].Key)
+
+	tr.Observe(t0.Add(3*time.Second), Observation{Key: k2, HasKey: true, NewKey: k1, HasNewKey: true})
+	tr.TakeChanges(false)
+	tr.Observe(t0.Add(4*time.Second), Observation{Key: k1, HasKey: true, NewKey: k2, HasNewKey: true})
+	tr.Observe(t0.Add(5*time.Minute), Observation{Key: k1, HasKey: true, User: "bob", IDs: []string{idB}})
+	require.NotNil(t, tr.Observe(t0.Add(6*time.Minute), Observation{Key: k1, HasKey: true, Logout: true}))
+	c = tr.TakeChanges(false)
+	assert.Equal(t, []Key{k1}, c.Deleted, "a new session under the old value that ended before the write")
+}

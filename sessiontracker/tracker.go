@@ -314,7 +314,7 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 		what, urgent = changeRecord, true
 	}
 	for _, id := range ids {
-		what = max(what, t.add(s, id, user, limit))
+		what |= t.add(s, id, user, limit)
 	}
 	if what != 0 {
 		sh.mark(k, what)
@@ -414,7 +414,7 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 		s.gone = true
 		t.live.Add(-1)
 	}
-	delete(sh.changed, obs.Key) // the store learns of the end from Ended
+	sh.forget(obs.Key) // the store learns of the end from Ended
 	sh.mu.Unlock()
 	if s == nil {
 		if len(obs.IDs) == 0 {
@@ -468,7 +468,7 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 			}
 			s.gone = true
 			sh.sessions.remove(s.key)
-			delete(sh.changed, s.key)
+			sh.forget(s.key)
 			t.live.Add(-1)
 			out = append(out, *s.ended(s.key, reason))
 		}

@@ -108,46 +108,62 @@ func emptyAppended(tx *bolt.Tx) error {
 	return err
 }
 
-// foldAppended adds the appended entries to the sessions they belong to,
-// rewrites those sessions' records and empties the bucket. It returns
-// the sessions, folded, in key order.
-func foldAppended(tx *bolt.Tx) ([]sessiontracker.Snapshot, error) {
-	var snaps []sessiontracker.Snapshot
-	index := make(map[sessiontracker.Key]int)
-	err := tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
-		snap, err := decodeSession(k, v)
-		if err != nil {
-			return err
-		}
-		index[snap.Key] = len(snaps)
-		snaps = append(snaps, snap)
-		return nil
-	})
-	if err != nil {
-		return nil, err
+// foldAppended adds the appended entries to the records of the sessions
+// they belong to, except those of sessions in skip (written whole in the
+// same commit), and empties the bucket. Entries of a session that ended
+// (no record, or a later session's under its key) are dropped: its end
+// queued them.
+func foldAppended(tx *bolt.Tx, skip map[sessiontracker.Key]bool) error {
+	sessions := tx.Bucket(bucketSessions)
+	type grown struct {
+		snap  sessiontracker.Snapshot
+		held  map[string]bool // IDs in snap.Entries
+		added bool
 	}
-	grown := make(map[int]bool)
-	err = tx.Bucket(bucketAppended).ForEach(func(k, v []byte) error {
+	found := make(map[sessiontracker.Key]*grown)
+	err := tx.Bucket(bucketAppended).ForEach(func(k, v []byte) error {
 		a, err := decodeAppended(v)
 		if err != nil {
 			return fmt.Errorf("decoding appended entries %x: %w", k, err)
 		}
-		i, ok := index[a.Key]
-		if !ok || !snaps[i].Started.Equal(a.Started) {
-			return nil // the session ended (its entries were queued then) or is a later one
+		if skip[a.Key] {
+			return nil
 		}
-		snaps[i].Entries = append(snaps[i].Entries, a.Entries...)
-		grown[i] = true
+		g, ok := found[a.Key]
+		if !ok {
+			g = &grown{}
+			found[a.Key] = g
+			if rec := sessions.Get(a.Key[:]); rec != nil {
+				if g.snap, err = decodeSession(a.Key[:], rec); err != nil {
+					return err
+				}
+				g.held = make(map[string]bool, len(g.snap.Entries))
+				for _, e := range g.snap.Entries {
+					g.held[e.ID] = true
+				}
+			}
+		}
+		if g.held == nil || !g.snap.Started.Equal(a.Started) {
+			return nil // ended, or an earlier session under the same key
+		}
+		for _, e := range a.Entries {
+			if !g.held[e.ID] {
+				g.held[e.ID] = true
+				g.snap.Entries = append(g.snap.Entries, e)
+				g.added = true
+			}
+		}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	sessions := tx.Bucket(bucketSessions)
-	for i := range grown {
-		if err := sessions.Put(snaps[i].Key[:], encodeSession(nil, &snaps[i])); err != nil {
-			return nil, err
+	for k, g := range found {
+		if g.added {
+			if err := sessions.Put(k[:], encodeSession(nil, &g.snap)); err != nil {
+				return err
+			}
 		}
 	}
-	return snaps, emptyAppended(tx)
+	return emptyAppended(tx)
 }

@@ -148,3 +148,81 @@ func TestMergeOfAppendedEntries(t *testing.T) {
 	assert.False(t, b.Empty())
 	assert.False(t, (&Batch{Fold: true}).Empty(), "a fold alone is a write")
 }
+
+// A fold needs no whole record from the tracker to keep a session's
+// appended entries: a session that ended in memory but whose end is not
+// written yet keeps its record, and the fold puts its entries into it,
+// so a crash before its end is written loses none of them.
+func TestFoldKeepsEntriesOfSessionsNotWrittenWhole(t *testing.T) {
+	s, dir := openTemp(t)
+	h := sessiontracker.NewHasher(s.Secret())
+	k1, k2 := h.Key("one"), h.Key("two")
+	_, err := s.Commit(Batch{Sessions: []sessiontracker.Snapshot{
+		{Key: k1, Started: tA, LastSeen: tA, User: "alice", Entries: []sessiontracker.Entry{{ID: idA, User: "alice"}}},
+		{Key: k2, Started: tA, LastSeen: tA, User: "bob"},
+	}})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{
+		{Key: k1, Started: tA, Entries: []sessiontracker.Entry{{ID: idB, User: "alice"}, {ID: idA, User: "alice"}}},
+		{Key: k2, Started: tA, Entries: []sessiontracker.Entry{{ID: idC, User: "bob"}}},
+	}})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Fold: true, Sessions: []sessiontracker.Snapshot{
+		{Key: k2, Started: tA, LastSeen: tA, User: "bob", Entries: []sessiontracker.Entry{{ID: idC, User: "bob"}}},
+	}})
+	require.NoError(t, err)
+	assert.Zero(t, appendedRecords(t, s))
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	got := loadSessions(t, s)
+	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "alice"}, {ID: idB, User: "alice"}}, got[k1].Entries,
+		"folded into the stored record, each ID once")
+	assert.Equal(t, []sessiontracker.Entry{{ID: idC, User: "bob"}}, got[k2].Entries)
+}
+
+// The end of a session deletes its record only while the key still
+// holds that session: a later session under the same cookie value, whose
+// record was written first, stays.
+func TestEndDeletesOnlyTheEndedSessionsRecord(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	h := sessiontracker.NewHasher(s.Secret())
+	k1, k2 := h.Key("one"), h.Key("two")
+	later := tA.Add(time.Minute)
+	_, err := s.Commit(Batch{Sessions: []sessiontracker.Snapshot{
+		{Key: k1, Started: later, LastSeen: later, User: "alice"},
+		{Key: k2, Started: tA, LastSeen: tA, User: "bob"},
+	}})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Ended: []EndedSession{{Key: k1, Started: tA}, {Key: k2, Started: tA}}})
+	require.NoError(t, err)
+	got := loadSessions(t, s)
+	require.Len(t, got, 1)
+	assert.Equal(t, "alice", got[k1].User, "the later session under k1 stays")
+}
+
+// Merging a later end into a retried batch drops what the batch holds of
+// that session, and nothing of a later session under the same key.
+func TestMergeOfAnEndKeepsALaterSessionUnderTheSameKey(t *testing.T) {
+	k1 := sessiontracker.Key{1}
+	later := tA.Add(time.Minute)
+	b := Batch{
+		Sessions: []sessiontracker.Snapshot{{Key: k1, Started: later, User: "second"}},
+		Appended: []sessiontracker.Appended{
+			{Key: k1, Started: tA, Entries: []sessiontracker.Entry{{ID: idA}}},
+			{Key: k1, Started: later, Entries: []sessiontracker.Entry{{ID: idB}}},
+		},
+	}
+	b.Merge(Batch{Ended: []EndedSession{{Key: k1, Started: tA}}})
+	require.Len(t, b.Sessions, 1)
+	assert.Equal(t, "second", b.Sessions[0].User)
+	assert.Equal(t, []sessiontracker.Appended{{Key: k1, Started: later, Entries: []sessiontracker.Entry{{ID: idB}}}}, b.Appended)
+	assert.Equal(t, []EndedSession{{Key: k1, Started: tA}}, b.Ended)
+
+	b.Merge(Batch{Ended: []EndedSession{{Key: k1, Started: later}}})
+	assert.Empty(t, b.Sessions)
+	assert.Empty(t, b.Appended)
+}

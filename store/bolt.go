@@ -111,8 +111,19 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 				return err
 			}
 		}
+		for _, e := range b.Ended {
+			if err := deleteEnded(sessions, e); err != nil {
+				return err
+			}
+		}
 		if b.Fold {
-			if err := emptyAppended(tx); err != nil {
+			// Sessions in this batch are written whole below; any other
+			// session's appended entries go into its stored record.
+			whole := make(map[sessiontracker.Key]bool, len(b.Sessions))
+			for i := range b.Sessions {
+				whole[b.Sessions[i].Key] = true
+			}
+			if err := foldAppended(tx, whole); err != nil {
 				return err
 			}
 		}
@@ -166,21 +177,31 @@ func stamp(t time.Time) []byte {
 // Sessions implements Store. It first folds appended entries into
 // their sessions' records, in one commit.
 func (s *Bolt) Sessions(fn func(sessiontracker.Snapshot) error) error {
-	var snaps []sessiontracker.Snapshot
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		snaps, err = foldAppended(tx)
+	if err := s.db.Update(func(tx *bolt.Tx) error { return foldAppended(tx, nil) }); err != nil {
 		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
+			snap, err := decodeSession(k, v)
+			if err != nil {
+				return err
+			}
+			return fn(snap)
+		})
 	})
-	if err != nil {
-		return err
+}
+
+// deleteEnded deletes the record of an ended session, unless its key
+// now holds a later session (the same cookie value used again).
+func deleteEnded(sessions *bolt.Bucket, e EndedSession) error {
+	v := sessions.Get(e.Key[:])
+	if v == nil {
+		return nil
 	}
-	for _, snap := range snaps {
-		if err := fn(snap); err != nil {
-			return err
-		}
+	if stored, err := decodeSession(e.Key[:], v); err == nil && !stored.Started.Equal(e.Started) {
+		return nil
 	}
-	return nil
+	return sessions.Delete(e.Key[:])
 }
 
 // PendingCounts implements Store.

@@ -71,11 +71,16 @@ type Batch struct {
 	// Appended entries of sessions whose record was written before,
 	// written after Sessions.
 	Appended []sessiontracker.Appended
-	// Deleted sessions, removed before Sessions are written.
+	// Deleted sessions (moved to another key), removed before Sessions
+	// are written.
 	Deleted []sessiontracker.Key
-	// Fold drops every appended entry written before this batch: set it
-	// only when Sessions holds every session that has such entries
-	// (sessiontracker's TakeChanges with fold).
+	// Ended sessions, removed with Deleted: each only while its key still
+	// holds that session, not a later one under the same key.
+	Ended []EndedSession
+	// Fold folds every appended entry written before this batch into
+	// its session's record and drops the appended records. Sessions
+	// holding the sessions with appended entries whole (sessiontracker's
+	// TakeChanges with fold) spares reading their records.
 	Fold bool
 	// Pending IDs to queue per user; the empty user holds orphans.
 	Pending map[string][]string
@@ -83,7 +88,21 @@ type Batch struct {
 
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Sessions) == 0 && len(b.Appended) == 0 && len(b.Deleted) == 0 && !b.Fold && len(b.Pending) == 0
+	return len(b.Sessions) == 0 && len(b.Appended) == 0 && len(b.Deleted) == 0 && len(b.Ended) == 0 &&
+		!b.Fold && len(b.Pending) == 0
+}
+
+// EndedSession is a session that ended, told from a later session under
+// the same key by its start.
+type EndedSession struct {
+	Key     sessiontracker.Key
+	Started time.Time
+}
+
+// endedKey is an EndedSession as a map key.
+type endedKey struct {
+	key     sessiontracker.Key
+	started int64 // Unix nanoseconds, as stored
 }
 
 // ParkedEntry is one ID INUBIT kept refusing.
@@ -106,9 +125,16 @@ type ParkedEntry struct {
 // it carries, not the number of changes.
 func (b *Batch) Merge(later Batch) {
 	b.Fold = b.Fold || later.Fold
-	if len(b.Appended) > 0 && (len(later.Deleted) > 0 || len(later.Sessions) > 0) {
-		// A later whole record holds these entries; a later deletion
-		// ends their session.
+	// A later whole record holds b's appended entries of that session; a
+	// later deletion or end of the session drops them.
+	endedSet := make(map[endedKey]bool, len(later.Ended))
+	for _, e := range later.Ended {
+		endedSet[endedKey{e.Key, e.Started.UnixNano()}] = true
+	}
+	ended := func(k sessiontracker.Key, started time.Time) bool {
+		return endedSet[endedKey{k, started.UnixNano()}]
+	}
+	if len(b.Appended) > 0 && (len(later.Deleted) > 0 || len(later.Ended) > 0 || len(later.Sessions) > 0) {
 		superseded := make(map[sessiontracker.Key]bool, len(later.Deleted)+len(later.Sessions))
 		for _, k := range later.Deleted {
 			superseded[k] = true
@@ -118,14 +144,14 @@ func (b *Batch) Merge(later Batch) {
 		}
 		kept := b.Appended[:0]
 		for _, a := range b.Appended {
-			if !superseded[a.Key] {
+			if !superseded[a.Key] && !ended(a.Key, a.Started) {
 				kept = append(kept, a)
 			}
 		}
 		b.Appended = kept
 	}
 	b.Appended = append(b.Appended, later.Appended...)
-	if len(later.Deleted) > 0 || len(later.Sessions) > 0 {
+	if len(later.Deleted) > 0 || len(later.Ended) > 0 || len(later.Sessions) > 0 {
 		gone := make(map[sessiontracker.Key]bool, len(later.Deleted))
 		for _, k := range later.Deleted {
 			gone[k] = true
@@ -139,7 +165,7 @@ func (b *Batch) Merge(later Batch) {
 			if i, ok := newer[s.Key]; ok {
 				kept = append(kept, later.Sessions[i])
 				delete(newer, s.Key)
-			} else if !gone[s.Key] {
+			} else if !gone[s.Key] && !ended(s.Key, s.Started) {
 				kept = append(kept, s)
 			}
 		}
@@ -158,6 +184,7 @@ func (b *Batch) Merge(later Batch) {
 				delete(gone, k)
 			}
 		}
+		b.Ended = append(b.Ended, later.Ended...)
 	}
 	for user, ids := range later.Pending {
 		if b.Pending == nil {
