@@ -91,6 +91,8 @@ type Changes struct {
 // last written whole is written whole again, so that the store can drop
 // all appended entries in the same write.
 func (t *Tracker) TakeChanges(fold bool) Changes {
+	t.moving.Lock()
+	defer t.moving.Unlock()
 	var out Changes
 	for i := range t.shards {
 		sh := &t.shards[i]

@@ -112,6 +112,11 @@ type Tracker struct {
 
 	// rotated leads old cookie values to their rotated sessions.
 	rotated rotations
+	// moving is held for reading by a rotation, which changes two
+	// shards, and for writing by TakeChanges, so that the store gets
+	// both halves of a rotation in one write, never the deletion of the
+	// old record before the new one exists.
+	moving sync.RWMutex
 
 	live       atomic.Int64 // sessions in all shards
 	refusedIDs atomic.Int64 // IDs refused by MaxIDsPerSession
@@ -359,6 +364,8 @@ func (t *Tracker) add(s *session, id, user string, limit int) change {
 // rotate moves the session under from to the key to, merging with a
 // session already there.
 func (t *Tracker) rotate(now time.Time, from, to Key) {
+	t.moving.RLock()
+	defer t.moving.RUnlock()
 	src := t.shardOf(from)
 	src.mu.Lock()
 	s := src.sessions.remove(from)
@@ -389,9 +396,10 @@ func (t *Tracker) rotate(now time.Time, from, to Key) {
 		t.live.Add(1)
 		return
 	}
-	if s.started.Before(existing.started) {
-		existing.started = s.started
-	}
+	// The session under to keeps its start, which tells its stored
+	// record from another session's under the same key (the store
+	// deletes an ended session's record by key and start); a merged
+	// session's earlier start therefore does not shorten max_lifetime.
 	if existing.user == "" {
 		existing.user = s.user
 	}

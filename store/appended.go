@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -121,10 +120,12 @@ func foldAppended(tx *bolt.Tx, skip map[sessiontracker.Key]bool) error {
 		added bool
 	}
 	found := make(map[sessiontracker.Key]*grown)
-	err := tx.Bucket(bucketAppended).ForEach(func(k, v []byte) error {
+	err := tx.Bucket(bucketAppended).ForEach(func(_, v []byte) error {
 		a, err := decodeAppended(v)
 		if err != nil {
-			return fmt.Errorf("decoding appended entries %x: %w", k, err)
+			// Damaged on disk: its entries cannot be read, and failing
+			// here would stop every later write and every start.
+			return nil
 		}
 		if skip[a.Key] {
 			return nil

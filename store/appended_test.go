@@ -226,3 +226,26 @@ func TestMergeOfAnEndKeepsALaterSessionUnderTheSameKey(t *testing.T) {
 	assert.Empty(t, b.Sessions)
 	assert.Empty(t, b.Appended)
 }
+
+// A damaged appended record is skipped: it must not stop the start, nor
+// every later write (a fold that failed would be retried for ever).
+func TestDamagedAppendedRecordIsSkipped(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	h := sessiontracker.NewHasher(s.Secret())
+	k1 := h.Key("one")
+	_, err := s.Commit(Batch{
+		Sessions: []sessiontracker.Snapshot{{Key: k1, Started: tA, LastSeen: tA, User: "alice"}},
+	})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{{Key: k1, Started: tA, Entries: []sessiontracker.Entry{{ID: idA, User: "alice"}}}}})
+	require.NoError(t, err)
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketAppended).Put([]byte{0xff}, []byte{appendedFormat, 1, 2})
+	}))
+	_, err = s.Commit(Batch{Fold: true})
+	require.NoError(t, err)
+	assert.Zero(t, appendedRecords(t, s))
+	got := loadSessions(t, s)
+	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "alice"}}, got[k1].Entries, "the readable record is folded")
+}
