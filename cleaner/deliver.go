@@ -124,19 +124,22 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 		})
 		c.logger.Info("entries cleared", fields...)
 
+	// The gate closes in the same critical section that frees the user:
+	// else the loop, woken by finish, could start the user's next call
+	// before the gate is closed.
 	case maintenance:
-		c.finish(user, func(u *userState) { u.due = c.now() })
-		c.mu.Lock()
-		c.gate.enterMaintenance(c.now(), c.cfg.MaintenanceProbe)
-		c.mu.Unlock()
+		c.finish(user, func(u *userState) {
+			u.due = c.now()
+			c.gate.enterMaintenance(c.now(), c.cfg.MaintenanceProbe)
+		})
 
 	case unauthorized:
-		c.finish(user, func(u *userState) { u.due = c.now() })
-		c.mu.Lock()
-		if generation == c.generation { // else new credentials came meanwhile
-			c.gate.refuseAuth(c.now(), cfg.AuthRetry, cfg.Username, status)
-		}
-		c.mu.Unlock()
+		c.finish(user, func(u *userState) {
+			u.due = c.now()
+			if generation == c.generation { // else new credentials came meanwhile
+				c.gate.refuseAuth(c.now(), cfg.AuthRetry, cfg.Username, status)
+			}
+		})
 
 	case refused:
 		c.refuse(user, ids, status, hint, cfg, fields)
