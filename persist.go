@@ -42,21 +42,19 @@ func (st *state) persist(ctx context.Context) {
 	gap := time.NewTimer(0)
 	defer gap.Stop()
 	var carry store.Batch // a batch whose write failed, retried with the next
-	var appended int      // appended records written since the last fold
-	lastFold := time.Now()
+	st.flushMu.Lock()
+	st.lastFold = time.Now()
+	st.flushMu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
-			st.flush(&carry, st.takeEnded(true), true, &appended)
+			st.flush(&carry, st.takeEnded(true), true)
 			return
 		case <-st.endedSignal:
 		case <-st.changeSignal:
 		case <-ticker.C:
 		}
-		fold := appended >= foldAfterRecords || appended > 0 && time.Since(lastFold) >= foldInterval
-		if st.flush(&carry, st.takeEnded(false), fold, &appended) && fold {
-			lastFold = time.Now()
-		}
+		st.flush(&carry, st.takeEnded(false), false)
 
 		// let the next changes gather for a moment, unless one is
 		// urgent (a login, a new session, a rotation)
@@ -98,13 +96,14 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 
 // flush writes one group: what carried over from a failed write, the
 // tracker's changes, and the ended sessions with their entries queued
-// for clearing; with fold, it also folds appended entries into their
-// sessions. Only after the write succeeds is delivery woken. It reports
-// whether the write succeeded, and counts the appended records written
-// since the last successful fold in appended.
-func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold bool, appended *int) bool {
+// for clearing. It also folds appended entries into their sessions when
+// a fold is due, or with fold set. Only after the write succeeds is
+// delivery woken.
+func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold bool) {
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
+	fold = fold || st.appendedRecords >= foldAfterRecords ||
+		st.appendedRecords > 0 && time.Since(st.lastFold) >= foldInterval
 	changes := st.tracker.TakeChanges(fold)
 	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted, Fold: fold}
 	if len(ended) > 0 {
@@ -119,7 +118,7 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold b
 	b := *carry
 	b.Merge(now)
 	if b.Empty() {
-		return true
+		return
 	}
 	added, err := st.store.Commit(b)
 	if err != nil {
@@ -128,15 +127,14 @@ func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold b
 		*carry = b
 		st.logger.Load().Error("cannot write session state; will retry",
 			zap.Int("sessions", len(b.Sessions)), zap.Int("ended", len(ended)), zap.Error(err))
-		return false
+		return
 	}
 	if b.Fold {
-		*appended = 0
+		st.appendedRecords, st.lastFold = 0, time.Now()
 	}
-	*appended += len(b.Appended)
+	st.appendedRecords += len(b.Appended)
 	*carry = store.Batch{}
 	st.cleaner.Queued(added)
-	return true
 }
 
 // limitWithoutUser keeps the IDs without a user within limit, refusing

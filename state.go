@@ -51,6 +51,10 @@ type state struct {
 	// tracker's changes to the commit: a write taken later never lands
 	// first (the persist worker's last write and late ends after it).
 	flushMu sync.Mutex
+	// appendedRecords counts the appended records written since the
+	// last fold, at lastFold; both guarded by flushMu.
+	appendedRecords int
+	lastFold        time.Time
 	// changeSignal wakes the persist worker for session changes;
 	// urgentSignal also ends its pause between writes.
 	changeSignal chan struct{}
@@ -320,8 +324,7 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 		// Requests that outlived their server's shutdown.
 		st.endedMu.Unlock()
 		var carry store.Batch
-		var appended int
-		st.flush(&carry, ended, false, &appended)
+		st.flush(&carry, ended, false)
 		return
 	}
 	st.ended = append(st.ended, ended...)

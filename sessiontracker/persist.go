@@ -88,8 +88,8 @@ type Changes struct {
 
 // TakeChanges returns what changed since the previous call. With fold
 // set, every session that has had entries appended since its record was
-// last written whole is written whole again, so that the store can drop
-// all appended entries in the same write.
+// last written whole is written whole again, which spares the store's
+// fold (see store.Batch) reading those records.
 func (t *Tracker) TakeChanges(fold bool) Changes {
 	t.moving.Lock()
 	defer t.moving.Unlock()
