@@ -11,7 +11,9 @@
 # one CPU), memory (resident bytes per session in a real Caddy), pending (a
 # long INUBIT maintenance), go (go test -bench).
 # BENCH_ONLY=load,go runs some of them; BENCH_SCENARIOS="tracked new_id"
-# some of the load scenarios (default: tracked known_id new_id body_id).
+# some of the load scenarios (default: tracked known_id new_id body_id);
+# BENCH_POOL=10 sends the cookies of only the first 10 of the 1,000
+# pooled sessions (all but new_id, which has its own 10,000).
 # BENCH_OUT=DIR keeps raw output and summary.md there (default: a new
 # directory under /tmp).
 # BENCH_PIN=1 (default) pins both Caddys to CPU 0 and wrk and the upstream
@@ -217,7 +219,7 @@ sessions() { # sessions PORT ARGS...: cmd/benchsessions against 127.0.0.1:PORT
 # of load.tsv; rounds "warm" and "prof" are not counted, and "prof"
 # records a CPU profile through ADMIN.
 wrk_round() {
-	local scenario=$1 round=$2 name=$3 port=$4 pid=$5 admin=${6:-off} sessions=1000 prefix=bench-
+	local scenario=$1 round=$2 name=$3 port=$4 pid=$5 admin=${6:-off} sessions=${BENCH_POOL:-1000} prefix=bench-
 	if [[ $scenario == new_id ]]; then
 		sessions=10000 prefix=new-
 	fi
@@ -349,7 +351,7 @@ load_section() {
 # second are measured under the same noise, and the one that costs more
 # per request serves fewer.
 side_round() {
-	local scenario=$1 round=$2 pid_a=$3 pid_b=$4 sessions=1000 prefix=bench- half=$((conns / 2))
+	local scenario=$1 round=$2 pid_a=$3 pid_b=$4 sessions=${BENCH_POOL:-1000} prefix=bench- half=$((conns / 2))
 	if [[ $scenario == new_id ]]; then
 		sessions=10000 prefix=new-
 	fi
