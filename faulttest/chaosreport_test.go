@@ -54,6 +54,7 @@ func (rec *chaosRecord) report(t *testing.T, st *stack, seen map[string]seenInfo
 	figure(t, "chaos_ids_cleared_distinct", len(distinct))
 	figure(t, "chaos_ids_cleared_not_received", unseen)
 	figure(t, "chaos_duplicate_ids", dups)
+	rec.explainDuplicates(t, st)
 	if total > 0 {
 		perHundred := float64(dups) * 100 / float64(total)
 		figure(t, "chaos_duplicates_per_100_cleared", fmt.Sprintf("%.2f", perHundred))
@@ -141,4 +142,34 @@ func ms(d time.Duration) string {
 		return "no kill"
 	}
 	return fmt.Sprintf("%dms", d.Milliseconds())
+}
+
+// explainDuplicates logs, for each ID cleared more than once, when the
+// calls that carried it arrived and when the next kill came after the
+// first: a kill right after an answered call (before its removal from
+// the queue was written) makes the call repeat, which at-least-once
+// delivery allows; a later second call would be a session come back.
+func (rec *chaosRecord) explainDuplicates(t *testing.T, st *stack) {
+	t.Helper()
+	calls := make(map[string][]time.Time)
+	for _, c := range st.fake.Calls() {
+		for _, id := range c.IDs {
+			calls[id] = append(calls[id], c.Time)
+		}
+	}
+	for id, at := range calls {
+		if len(at) < 2 {
+			continue
+		}
+		t.Logf("duplicate: %s carried by calls at %s; next kill %v after the first call",
+			id, formatTimes(at), rec.nextKill(at[0]))
+	}
+}
+
+func formatTimes(ts []time.Time) string {
+	out := make([]string, len(ts))
+	for i, ts := range ts {
+		out[i] = ts.Format("15:04:05.000")
+	}
+	return strings.Join(out, ", ")
 }
