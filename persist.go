@@ -48,13 +48,13 @@ func (st *state) persist(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			st.flush(&carry, st.takeEnded(true), true)
+			st.flush(&carry, true, true)
 			return
 		case <-st.endedSignal:
 		case <-st.changeSignal:
 		case <-ticker.C:
 		}
-		st.flush(&carry, st.takeEnded(false), false)
+		st.flush(&carry, false, false)
 
 		// let the next changes gather for a moment, unless one is
 		// urgent (a login, a new session, a rotation)
@@ -84,7 +84,9 @@ func (st *state) changed(urgent bool) {
 }
 
 // takeEnded returns the ended sessions waiting to be written; with last
-// set, later ones are written by dispatch itself.
+// set, later ones are written by dispatch itself. flush calls it after
+// taking the tracker's changes: every end queued before a later
+// session's record was taken is then in the same write (see queueEnd).
 func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 	st.endedMu.Lock()
 	defer st.endedMu.Unlock()
@@ -96,15 +98,17 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 
 // flush writes one group: what carried over from a failed write, the
 // tracker's changes, and the ended sessions with their entries queued
-// for clearing. It also folds appended entries into their sessions when
-// a fold is due, or with fold set. Only after the write succeeds is
-// delivery woken.
-func (st *state) flush(carry *store.Batch, ended []*sessiontracker.Ended, fold bool) {
+// for clearing (last: the worker's final write, after which dispatch
+// writes late ends itself). It also folds appended entries into their
+// sessions when a fold is due, or with fold set. Only after the write
+// succeeds is delivery woken.
+func (st *state) flush(carry *store.Batch, last, fold bool) {
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
 	fold = fold || st.appendedRecords >= foldAfterRecords ||
 		st.appendedRecords > 0 && time.Since(st.lastFold) >= foldInterval
 	changes := st.tracker.TakeChanges(fold)
+	ended := st.takeEnded(last)
 	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted, Fold: fold}
 	if len(ended) > 0 {
 		now.Pending = make(map[string][]string)

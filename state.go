@@ -122,6 +122,7 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 	st.settings.Store(&ts)
 	st.tracker.SetNotify(st.changed)
 	st.tracker.SetEvict(st.evicted)
+	st.tracker.SetOnEnd(st.queueEnd)
 
 	// live sessions of the previous run
 	restored := 0
@@ -320,19 +321,29 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 		}
 	}
 	st.endedMu.Lock()
-	if st.closed {
+	closed := st.closed
+	st.endedMu.Unlock()
+	if closed {
 		// Requests that outlived their server's shutdown.
-		st.endedMu.Unlock()
 		var carry store.Batch
-		st.flush(&carry, ended, false)
+		st.flush(&carry, false, false)
 		return
 	}
-	st.ended = append(st.ended, ended...)
-	st.endedMu.Unlock()
 	select {
 	case st.endedSignal <- struct{}{}:
 	default:
 	}
+}
+
+// queueEnd queues an ended session for the persist worker. The tracker
+// calls it while the session's key is locked, so an end is queued before
+// a later session under its key can be handed out for writing, and so
+// written no later than that session's record (flush takes ends after
+// the tracker's changes).
+func (st *state) queueEnd(e *sessiontracker.Ended) {
+	st.endedMu.Lock()
+	st.ended = append(st.ended, e)
+	st.endedMu.Unlock()
 }
 
 // warnInterval is the least time between two warnings that a bound was

@@ -39,7 +39,7 @@ func (t *Tracker) enforceMaxSessions() {
 			sh.sessions.remove(v.key)
 			sh.forget(v.key)
 			t.live.Add(-1)
-			ended = append(ended, *s.ended(v.key, ReasonEvicted))
+			ended = append(ended, *t.ending(s, v.key, ReasonEvicted))
 		}
 		sh.mu.Unlock()
 	}

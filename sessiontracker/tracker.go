@@ -107,6 +107,9 @@ type Tracker struct {
 	notify func(urgent bool)
 	// evict receives the sessions ended to keep within MaxSessions.
 	evict func([]Ended)
+	// onEnd, if set, sees every session that ends, under its shard's
+	// lock (see SetOnEnd).
+	onEnd func(*Ended)
 	// evictMu lets one caller at a time trim the sessions.
 	evictMu sync.Mutex
 
@@ -190,6 +193,25 @@ func (t *Tracker) SetNotify(fn func(urgent bool)) { t.notify = fn }
 // goroutine whose new session went over the bound. Call it before the
 // Tracker is used.
 func (t *Tracker) SetEvict(fn func([]Ended)) { t.evict = fn }
+
+// SetOnEnd sets a function called with every session that ends (logout,
+// cookie deleted, idle, max lifetime, evicted), complete with its
+// entries, while its key is still locked: before any later session can
+// take the key, and so before TakeChanges can hand out a record of one.
+// A store that queues ends this way writes an end no later than a later
+// session's record under the same key. It must return at once and not
+// call the Tracker. Call it before the Tracker is used.
+func (t *Tracker) SetOnEnd(fn func(*Ended)) { t.onEnd = fn }
+
+// ending builds the Ended of s and shows it to onEnd; the shard of k
+// must be locked.
+func (t *Tracker) ending(s *session, k Key, reason Reason) *Ended {
+	e := s.ended(k, reason)
+	if t.onEnd != nil {
+		t.onEnd(e)
+	}
+	return e
+}
 
 // SetConfig replaces the limits; they apply to live sessions at the next
 // sweep.
@@ -415,15 +437,16 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	if obs.Logout {
 		reason = ReasonLogout
 	}
+	limit := t.config().MaxIDsPerSession
 	sh := t.shardOf(obs.Key)
 	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	s := sh.sessions.remove(obs.Key)
 	if s != nil {
 		s.gone = true
 		t.live.Add(-1)
 	}
 	sh.forget(obs.Key) // the store learns of the end from Ended
-	sh.mu.Unlock()
 	if s == nil {
 		if len(obs.IDs) == 0 {
 			return nil
@@ -434,11 +457,10 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	if obs.User != "" {
 		s.user = obs.User
 	}
-	limit := t.config().MaxIDsPerSession
 	for _, id := range obs.IDs {
 		t.add(s, id, obs.User, limit)
 	}
-	return s.ended(obs.Key, reason)
+	return t.ending(s, obs.Key, reason)
 }
 
 func (s *session) ended(k Key, reason Reason) *Ended {
@@ -478,7 +500,7 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 			sh.sessions.remove(s.key)
 			sh.forget(s.key)
 			t.live.Add(-1)
-			out = append(out, *s.ended(s.key, reason))
+			out = append(out, *t.ending(s, s.key, reason))
 		}
 		sh.mu.Unlock()
 	}

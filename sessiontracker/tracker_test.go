@@ -276,3 +276,32 @@ func TestObserveWithLiveAddsToTheSession(t *testing.T) {
 	assert.Equal(t, []string{idA, idB}, ids(ended))
 	assert.Equal(t, 0, tr.Len())
 }
+
+// Every end reaches the onEnd function, complete with the IDs of the
+// request that ended it, before Observe or Sweep returns: a logout, an
+// idle sweep and an eviction.
+func TestOnEndSeesEveryEndWithItsEntries(t *testing.T) {
+	k1, k2, k3 := testKeys()
+	tr := New(Config{IdleTimeout: time.Minute, MaxSessions: 2})
+	var seen []Ended
+	tr.SetOnEnd(func(e *Ended) { seen = append(seen, *e) })
+	tr.SetEvict(func([]Ended) {})
+
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
+	ended := tr.Observe(t0, Observation{Key: k1, HasKey: true, Logout: true, IDs: []string{idB}})
+	require.Len(t, seen, 1)
+	assert.Equal(t, *ended, seen[0])
+	assert.Equal(t, []string{idA, idB}, ids(&seen[0]))
+
+	tr.Observe(t0, Observation{Key: k1, HasKey: true, User: "alice", IDs: []string{idA}})
+	tr.Observe(t0.Add(time.Second), Observation{Key: k2, HasKey: true, User: "bob", IDs: []string{idB}})
+	tr.Observe(t0.Add(2*time.Second), Observation{Key: k3, HasKey: true, User: "carol", IDs: []string{idC}})
+	require.Len(t, seen, 2, "the third session evicts the least recently seen")
+	assert.Equal(t, ReasonEvicted, seen[1].Reason)
+	assert.Equal(t, "alice", seen[1].User)
+
+	swept := tr.Sweep(t0.Add(time.Hour))
+	require.Len(t, swept, 2)
+	require.Len(t, seen, 4)
+	assert.ElementsMatch(t, swept, seen[2:])
+}
