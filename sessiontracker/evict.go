@@ -35,10 +35,7 @@ func (t *Tracker) enforceMaxSessions() {
 		s := sh.sessions.get(v.key)
 		// A session seen again since it was picked stays.
 		if s != nil && s.lastSeen.Equal(v.lastSeen) {
-			s.gone = true
-			sh.sessions.remove(v.key)
-			sh.forget(v.key)
-			t.live.Add(-1)
+			t.drop(sh, v.key)
 			ended = append(ended, *t.ending(s, v.key, ReasonEvicted))
 		}
 		sh.mu.Unlock()

@@ -203,6 +203,21 @@ func (t *Tracker) SetEvict(fn func([]Ended)) { t.evict = fn }
 // call the Tracker. Call it before the Tracker is used.
 func (t *Tracker) SetOnEnd(fn func(*Ended)) { t.onEnd = fn }
 
+// drop removes the session of k from sh, whose lock the caller holds,
+// because it ended, and returns it (nil if none was live): a Live of it
+// falls back to a lookup, and the store learns of the end from Ended,
+// not from the shard's changes (except a moved session's old record,
+// which must still go).
+func (t *Tracker) drop(sh *shard, k Key) *session {
+	s := sh.sessions.remove(k)
+	if s != nil {
+		s.gone = true
+		t.live.Add(-1)
+	}
+	sh.forget(k)
+	return s
+}
+
 // ending builds the Ended of s and shows it to onEnd; the shard of k
 // must be locked.
 func (t *Tracker) ending(s *session, k Key, reason Reason) *Ended {
@@ -320,8 +335,6 @@ func (t *Tracker) touch(now time.Time, k Key, user string, ids []string, create 
 	urgent := s == nil
 	if s == nil {
 		what = changeRecord
-	}
-	if s == nil {
 		s = &session{key: k, started: now}
 		sh.sessions.put(s)
 		t.live.Add(1)
@@ -441,12 +454,7 @@ func (t *Tracker) end(now time.Time, obs Observation) *Ended {
 	sh := t.shardOf(obs.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	s := sh.sessions.remove(obs.Key)
-	if s != nil {
-		s.gone = true
-		t.live.Add(-1)
-	}
-	sh.forget(obs.Key) // the store learns of the end from Ended
+	s := t.drop(sh, obs.Key)
 	if s == nil {
 		if len(obs.IDs) == 0 {
 			return nil
@@ -480,27 +488,26 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 	t.rotated.prune(now)
 	cfg := t.config()
 	var out []Ended
-	var over []*session
+	type over struct {
+		s      *session
+		reason Reason
+	}
+	var due []over
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		over = over[:0]
-		sh.sessions.all(func(s *session) {
-			if cfg.MaxLifetime > 0 && now.Sub(s.started) >= cfg.MaxLifetime ||
-				cfg.IdleTimeout > 0 && now.Sub(s.lastSeen) >= cfg.IdleTimeout {
-				over = append(over, s)
+		due = due[:0]
+		sh.sessions.all(func(s *session) { // the table must not change while walked
+			switch {
+			case cfg.MaxLifetime > 0 && now.Sub(s.started) >= cfg.MaxLifetime:
+				due = append(due, over{s, ReasonMaxLifetime})
+			case cfg.IdleTimeout > 0 && now.Sub(s.lastSeen) >= cfg.IdleTimeout:
+				due = append(due, over{s, ReasonIdle})
 			}
 		})
-		for _, s := range over {
-			reason := ReasonIdle
-			if cfg.MaxLifetime > 0 && now.Sub(s.started) >= cfg.MaxLifetime {
-				reason = ReasonMaxLifetime
-			}
-			s.gone = true
-			sh.sessions.remove(s.key)
-			sh.forget(s.key)
-			t.live.Add(-1)
-			out = append(out, *t.ending(s, s.key, reason))
+		for _, o := range due {
+			t.drop(sh, o.s.key)
+			out = append(out, *t.ending(o.s, o.s.key, o.reason))
 		}
 		sh.mu.Unlock()
 	}
