@@ -23,9 +23,8 @@ type Store interface {
 
 	// Commit applies a group of writes atomically and durably: session
 	// upserts, appended entries and deletions, and entry IDs queued for
-	// clearing. It
-	// returns how many IDs per user were newly queued (not already
-	// pending).
+	// clearing. It returns how many IDs per user were newly queued (not
+	// already pending).
 	Commit(b Batch) (map[string]int, error)
 
 	// Sessions calls fn for every stored live session, with its
@@ -125,67 +124,53 @@ type ParkedEntry struct {
 // it carries, not the number of changes.
 func (b *Batch) Merge(later Batch) {
 	b.Fold = b.Fold || later.Fold
-	// A later whole record holds b's appended entries of that session; a
-	// later deletion or end of the session drops them.
-	endedSet := make(map[endedKey]bool, len(later.Ended))
+	gone := make(map[sessiontracker.Key]bool, len(later.Deleted))
+	for _, k := range later.Deleted {
+		gone[k] = true
+	}
+	newer := make(map[sessiontracker.Key]int, len(later.Sessions))
+	for i, s := range later.Sessions {
+		newer[s.Key] = i
+	}
+	ended := make(map[endedKey]bool, len(later.Ended))
 	for _, e := range later.Ended {
-		endedSet[endedKey{e.Key, e.Started.UnixNano()}] = true
+		ended[endedKey{e.Key, e.Started.UnixNano()}] = true
 	}
-	ended := func(k sessiontracker.Key, started time.Time) bool {
-		return endedSet[endedKey{k, started.UnixNano()}]
+	// A later whole record holds b's appended entries of its session; a
+	// later deletion or end of the session drops them.
+	keptAppended := b.Appended[:0]
+	for _, a := range b.Appended {
+		if _, rewritten := newer[a.Key]; !rewritten && !gone[a.Key] && !ended[endedKey{a.Key, a.Started.UnixNano()}] {
+			keptAppended = append(keptAppended, a)
+		}
 	}
-	if len(b.Appended) > 0 && (len(later.Deleted) > 0 || len(later.Ended) > 0 || len(later.Sessions) > 0) {
-		superseded := make(map[sessiontracker.Key]bool, len(later.Deleted)+len(later.Sessions))
-		for _, k := range later.Deleted {
-			superseded[k] = true
+	b.Appended = append(keptAppended, later.Appended...)
+
+	kept := b.Sessions[:0]
+	for _, s := range b.Sessions {
+		if i, ok := newer[s.Key]; ok {
+			kept = append(kept, later.Sessions[i])
+			delete(newer, s.Key)
+		} else if !gone[s.Key] && !ended[endedKey{s.Key, s.Started.UnixNano()}] {
+			kept = append(kept, s)
 		}
-		for _, s := range later.Sessions {
-			superseded[s.Key] = true
-		}
-		kept := b.Appended[:0]
-		for _, a := range b.Appended {
-			if !superseded[a.Key] && !ended(a.Key, a.Started) {
-				kept = append(kept, a)
-			}
-		}
-		b.Appended = kept
 	}
-	b.Appended = append(b.Appended, later.Appended...)
-	if len(later.Deleted) > 0 || len(later.Ended) > 0 || len(later.Sessions) > 0 {
-		gone := make(map[sessiontracker.Key]bool, len(later.Deleted))
-		for _, k := range later.Deleted {
-			gone[k] = true
+	for _, s := range later.Sessions {
+		if _, ok := newer[s.Key]; ok {
+			kept = append(kept, s)
 		}
-		newer := make(map[sessiontracker.Key]int, len(later.Sessions))
-		for i, s := range later.Sessions {
-			newer[s.Key] = i
-		}
-		kept := b.Sessions[:0]
-		for _, s := range b.Sessions {
-			if i, ok := newer[s.Key]; ok {
-				kept = append(kept, later.Sessions[i])
-				delete(newer, s.Key)
-			} else if !gone[s.Key] && !ended(s.Key, s.Started) {
-				kept = append(kept, s)
-			}
-		}
-		for _, s := range later.Sessions {
-			if _, ok := newer[s.Key]; ok {
-				kept = append(kept, s)
-			}
-		}
-		b.Sessions = kept
-		for _, k := range b.Deleted {
+	}
+	b.Sessions = kept
+	for _, k := range b.Deleted {
+		delete(gone, k)
+	}
+	for _, k := range later.Deleted {
+		if gone[k] {
+			b.Deleted = append(b.Deleted, k)
 			delete(gone, k)
 		}
-		for _, k := range later.Deleted {
-			if gone[k] {
-				b.Deleted = append(b.Deleted, k)
-				delete(gone, k)
-			}
-		}
-		b.Ended = append(b.Ended, later.Ended...)
 	}
+	b.Ended = append(b.Ended, later.Ended...)
 	for user, ids := range later.Pending {
 		if b.Pending == nil {
 			b.Pending = make(map[string][]string)
