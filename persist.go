@@ -42,9 +42,6 @@ func (st *state) persist(ctx context.Context) {
 	gap := time.NewTimer(0)
 	defer gap.Stop()
 	var carry store.Batch // a batch whose write failed, retried with the next
-	st.flushMu.Lock()
-	st.lastFold = time.Now()
-	st.flushMu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():

@@ -116,6 +116,7 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 		endedSignal:  make(chan struct{}, 1),
 		changeSignal: make(chan struct{}, 1),
 		urgentSignal: make(chan struct{}, 1),
+		lastFold:     time.Now(),
 		sweepReset:   make(chan struct{}, 1),
 	}
 	st.logger.Store(logger)
