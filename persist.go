@@ -42,16 +42,27 @@ func (st *state) persist(ctx context.Context) {
 	gap := time.NewTimer(0)
 	defer gap.Stop()
 	var carry store.Batch // a batch whose write failed, retried with the next
+	failedWrites := 0     // since the last error logged
 	for {
 		select {
 		case <-ctx.Done():
-			st.flush(&carry, true, true)
+			st.finalFlush(&carry)
 			return
 		case <-st.endedSignal:
 		case <-st.changeSignal:
 		case <-ticker.C:
 		}
-		st.flush(&carry, false, false)
+		if err := st.flush(&carry, false, false); err != nil {
+			// Kept in memory and retried with the next group; nothing is
+			// dropped, but a crash now would lose this group.
+			failedWrites++
+			if st.writeErrorWarning.allow() {
+				st.logger.Load().Error("cannot write session state; will retry",
+					zap.Int("sessions", len(carry.Sessions)), zap.Int("ended", len(carry.Ended)),
+					zap.Int("failed_writes_since_last_log", failedWrites), zap.Error(err))
+				failedWrites = 0
+			}
+		}
 
 		// let the next changes gather for a moment, unless one is
 		// urgent (a login, a new session, a rotation)
@@ -62,6 +73,45 @@ func (st *state) persist(ctx context.Context) {
 		case <-st.urgentSignal:
 		}
 	}
+}
+
+// finalRetries are the pauses between the attempts of the worker's last
+// write, made when its state stops. They are short: a stop waits for
+// them, and a store that fails for more than a second or two is not
+// coming back before the process ends.
+var finalRetries = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second}
+
+// finalFlush writes what is left when the worker stops, retrying a
+// failed write a few times. What still cannot be written is logged with
+// its entry IDs: after this the state is gone, and the log is the only
+// record an operator has of the forms to clear by hand.
+func (st *state) finalFlush(carry *store.Batch) {
+	err := st.flush(carry, true, true)
+	for _, pause := range finalRetries {
+		if err == nil {
+			return
+		}
+		time.Sleep(pause)
+		err = st.flush(carry, true, true)
+	}
+	if err != nil {
+		st.reportUnsaved(*carry, err)
+	}
+}
+
+// reportUnsaved logs a write that will not be retried, with the entry
+// IDs of ended sessions it held per user (they were to be cleared) and
+// the count of live sessions' changes it held (these are cleared, if at
+// all, only by a later end the next run sees).
+func (st *state) reportUnsaved(b store.Batch, err error) {
+	ids := 0
+	for _, userIDs := range b.Pending {
+		ids += len(userIDs)
+	}
+	st.logger.Load().Error("session state not written and not retried: the entry IDs of these ended sessions "+
+		"will not be cleared by this module; clear them in INUBIT's Queue Manager, then fix the storage",
+		zap.Int("ended_sessions", len(b.Ended)), zap.Int("entry_ids", ids), zap.Any("entry_ids_by_user", b.Pending),
+		zap.Int("live_sessions_not_saved", len(b.Sessions)+len(b.Appended)), zap.Error(err))
 }
 
 // changed wakes the persist worker; the tracker calls it when a session
@@ -98,8 +148,9 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 // for clearing (last: the worker's final write, after which dispatch
 // writes late ends itself). It also folds appended entries into their
 // sessions when a fold is due, or with fold set. Only after the write
-// succeeds is delivery woken.
-func (st *state) flush(carry *store.Batch, last, fold bool) {
+// succeeds is delivery woken. A failed write stays in carry, and its
+// error is returned for the caller to retry or report.
+func (st *state) flush(carry *store.Batch, last, fold bool) error {
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
 	fold = fold || st.appendedRecords >= foldAfterRecords ||
@@ -119,16 +170,12 @@ func (st *state) flush(carry *store.Batch, last, fold bool) {
 	b := *carry
 	b.Merge(now)
 	if b.Empty() {
-		return
+		return nil
 	}
 	added, err := st.store.Commit(b)
 	if err != nil {
-		// Kept in memory and retried with the next group; nothing is
-		// dropped, but a crash now would lose this group.
 		*carry = b
-		st.logger.Load().Error("cannot write session state; will retry",
-			zap.Int("sessions", len(b.Sessions)), zap.Int("ended", len(ended)), zap.Error(err))
-		return
+		return err
 	}
 	if b.Fold {
 		st.appendedRecords, st.lastFold = 0, time.Now()
@@ -136,6 +183,7 @@ func (st *state) flush(carry *store.Batch, last, fold bool) {
 	st.appendedRecords += len(b.Appended)
 	*carry = store.Batch{}
 	st.cleaner.Queued(added)
+	return nil
 }
 
 // limitWithoutUser keeps the IDs without a user within limit, refusing

@@ -82,6 +82,8 @@ type state struct {
 	// warnings about max_sessions and max_ids_without_user, at most
 	// one each per warnInterval
 	evictWarning, withoutUserWarning rateLimit
+	// writeErrorWarning spaces the errors of a store that keeps failing.
+	writeErrorWarning rateLimit
 	// refusedIDsLogged is the count of IDs refused by
 	// max_ids_per_session at the last warning, and when it was given.
 	refusedIDsLogged   int64
@@ -325,9 +327,12 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 	closed := st.closed
 	st.endedMu.Unlock()
 	if closed {
-		// Requests that outlived their server's shutdown.
+		// Requests that outlived their server's shutdown: the worker
+		// has stopped, so no later write would retry this one.
 		var carry store.Batch
-		st.flush(&carry, false, false)
+		if err := st.flush(&carry, false, false); err != nil {
+			st.reportUnsaved(carry, err)
+		}
 		return
 	}
 	select {

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
 	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
@@ -126,4 +127,68 @@ func TestEntriesAddedToAStoredSessionSurviveCrashAndRestart(t *testing.T) {
 		assert.Len(t, ended.Entries, len(ids), from)
 		require.NoError(t, st.Destruct())
 	}
+}
+
+// startObservedState is startState with its logs kept for the test.
+// It delivers to an INUBIT emulator of its own.
+func startObservedState(t *testing.T, dir string) (*state, *observer.ObservedLogs) {
+	t.Helper()
+	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	t.Cleanup(srv.Close)
+	endpoint := srv.URL + fakeinubit.ClearPath
+	core, logs := observer.New(zap.InfoLevel)
+	st, err := newState(dir, false, cleaner.Config{
+		Endpoint: endpoint, Username: "svc", Password: "pw",
+		RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond,
+	}, testSettings(), zap.New(core))
+	require.NoError(t, err)
+	return st, logs
+}
+
+// unsavedIDs returns the entry IDs per user that the "not written and not
+// retried" errors logged.
+func unsavedIDs(t *testing.T, logs *observer.ObservedLogs) map[string][]string {
+	t.Helper()
+	got := map[string][]string{}
+	for _, entry := range logs.FilterMessageSnippet("not written and not retried").All() {
+		assert.Equal(t, zap.ErrorLevel, entry.Level)
+		byUser, ok := entry.ContextMap()["entry_ids_by_user"].(map[string][]string)
+		require.True(t, ok, "entry_ids_by_user is %T", entry.ContextMap()["entry_ids_by_user"])
+		for user, ids := range byUser {
+			got[user] = append(got[user], ids...)
+		}
+	}
+	return got
+}
+
+// When the store fails at a stop, the worker's last write is retried
+// and then logged with the entry IDs it could not queue: the operator's
+// only record of the forms left to clear by hand.
+func TestFailedLastWriteIsLoggedWithItsEntryIDs(t *testing.T) {
+	st, logs := startObservedState(t, t.TempDir())
+	require.NoError(t, st.store.Close()) // every write fails from now on
+	key := st.hasher.Key("BROWSER-COOKIE")
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, User: "alice", IDs: []string{testID}})
+	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, Logout: true}))
+
+	start := time.Now()
+	st.cancel()
+	st.done.Wait()
+	assert.GreaterOrEqual(t, time.Since(start), 1400*time.Millisecond, "the last write is retried before giving up")
+	assert.Equal(t, map[string][]string{"alice": {testID}}, unsavedIDs(t, logs))
+	assert.NotEmpty(t, logs.FilterMessageSnippet("will retry").All(), "the failed writes before the stop were logged")
+}
+
+// A session that ends after its state stopped (a request that outlived
+// its server's shutdown) cannot be written any more: its entry IDs are
+// logged, not silently lost.
+func TestEndAfterStopIsLoggedWithItsEntryIDs(t *testing.T) {
+	st, logs := startObservedState(t, t.TempDir())
+	key := st.hasher.Key("BROWSER-COOKIE")
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, User: "alice", IDs: []string{testID}})
+	require.NoError(t, st.Destruct())
+	assert.Empty(t, unsavedIDs(t, logs), "the stop itself wrote everything")
+
+	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, Logout: true}))
+	assert.Equal(t, map[string][]string{"alice": {testID}}, unsavedIDs(t, logs))
 }
