@@ -24,14 +24,19 @@ const FlushInterval = 100 * time.Millisecond
 const minWriteGap = 10 * time.Millisecond
 
 // New entries of stored sessions are written as small appended records
-// (see package store); a fold writes those sessions whole again and
-// drops the records, once foldAfterRecords have been written or
-// foldInterval has passed since the last fold, and when the worker
-// stops. Between folds the appended records cost disk (about 100 bytes
-// each) and a little time at the next start, nothing else.
-const (
+// (see package store); a fold pass writes those sessions whole again
+// and drops the records, once foldAfterRecords have been written or
+// foldInterval has passed since the last pass began. A pass writes the
+// sessions in slices of about foldSliceEntries entries, one slice per
+// write, so that each write stays small (about 1.5 MB) however many
+// sessions and entries there are; the worker's last write at a stop
+// folds whatever is left at once. Between passes the appended records
+// cost disk (about 100 bytes each) and a little time at the next start,
+// nothing else.
+var (
 	foldAfterRecords = 50_000
 	foldInterval     = 5 * time.Minute
+	foldSliceEntries = 20_000
 )
 
 // persist writes session changes and ended sessions to the store, in
@@ -146,18 +151,19 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 // flush writes one group: what carried over from a failed write, the
 // tracker's changes, and the ended sessions with their entries queued
 // for clearing (last: the worker's final write, after which dispatch
-// writes late ends itself). It also folds appended entries into their
-// sessions when a fold is due, or with fold set. Only after the write
+// writes late ends itself). With fold set it folds every appended entry
+// into its session; otherwise it writes the next slice of a fold pass
+// when one runs or is due (see foldSlice). Only after the write
 // succeeds is delivery woken. A failed write stays in carry, and its
 // error is returned for the caller to retry or report.
 func (st *state) flush(carry *store.Batch, last, fold bool) error {
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
-	fold = fold || st.appendedRecords >= foldAfterRecords ||
-		st.appendedRecords > 0 && time.Since(st.lastFold) >= foldInterval
+	compact := !fold && st.foldSlice()
 	changes := st.tracker.TakeChanges(fold)
 	ended := st.takeEnded(last)
-	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted, Fold: fold}
+	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted,
+		Fold: fold, Compact: compact}
 	if len(ended) > 0 {
 		now.Pending = make(map[string][]string)
 	}
@@ -177,13 +183,35 @@ func (st *state) flush(carry *store.Batch, last, fold bool) error {
 		*carry = b
 		return err
 	}
-	if b.Fold {
+	switch {
+	case b.Fold:
 		st.appendedRecords, st.lastFold = 0, time.Now()
+		st.folding, st.foldQueue = false, nil
+	case b.Compact && len(st.foldQueue) == 0:
+		st.folding = false // the pass's last slice is written
 	}
 	st.appendedRecords += len(b.Appended)
 	*carry = store.Batch{}
 	st.cleaner.Queued(added)
 	return nil
+}
+
+// foldSlice starts a fold pass when one is due and has the tracker hand
+// out the pass's next slice of sessions whole. It reports whether a pass
+// runs: the write then drops the appended records it makes needless.
+// The caller holds flushMu.
+func (st *state) foldSlice() bool {
+	if !st.folding && (st.appendedRecords >= foldAfterRecords ||
+		st.appendedRecords > 0 && time.Since(st.lastFold) >= foldInterval) {
+		// Records written from now on count towards the next pass;
+		// this one takes every session that has any before it.
+		st.folding, st.foldQueue = true, st.tracker.AppendedKeys()
+		st.appendedRecords, st.lastFold = 0, time.Now()
+	}
+	if st.folding {
+		st.foldQueue = st.tracker.RewriteWhole(st.foldQueue, foldSliceEntries)
+	}
+	return st.folding
 }
 
 // limitWithoutUser keeps the IDs without a user within limit, refusing

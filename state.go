@@ -52,9 +52,13 @@ type state struct {
 	// first (the persist worker's last write and late ends after it).
 	flushMu sync.Mutex
 	// appendedRecords counts the appended records written since the
-	// last fold, at lastFold; both guarded by flushMu.
+	// last fold pass began, at lastFold. foldQueue holds the sessions the
+	// running pass has yet to write whole; folding is set while a pass
+	// runs. All guarded by flushMu.
 	appendedRecords int
 	lastFold        time.Time
+	foldQueue       []sessiontracker.Key
+	folding         bool
 	// changeSignal wakes the persist worker for session changes;
 	// urgentSignal also ends its pause between writes.
 	changeSignal chan struct{}

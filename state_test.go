@@ -2,6 +2,7 @@ package inubitsessions
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -191,4 +192,58 @@ func TestEndAfterStopIsLoggedWithItsEntryIDs(t *testing.T) {
 
 	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: key, HasKey: true, Logout: true}))
 	assert.Equal(t, map[string][]string{"alice": {testID}}, unsavedIDs(t, logs))
+}
+
+// A fold pass writes the sessions with appended entries whole a slice at
+// a time. A crash in the middle of a pass, with some sessions rewritten
+// and their records dropped and others not yet, loses no entry.
+func TestCrashInTheMiddleOfAFoldPassKeepsEveryEntry(t *testing.T) {
+	afterRecords, slice := foldAfterRecords, foldSliceEntries
+	foldAfterRecords, foldSliceEntries = 1, 2 // a pass after any appended record, one session per write
+	t.Cleanup(func() { foldAfterRecords, foldSliceEntries = afterRecords, slice })
+	inubit := fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"})
+	srv := httptest.NewServer(inubit)
+	defer srv.Close()
+	dir, crashed := t.TempDir(), t.TempDir()
+
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	const sessions, rounds = 8, 3
+	keys := make([]sessiontracker.Key, sessions)
+	id := func(s, r int) string { return fmt.Sprintf("webform@@@FoldWAC/form_%d(%d)_app@@@1%03d.xml", s, r, s) }
+	for s := range keys {
+		keys[s] = st.hasher.Key(fmt.Sprintf("COOKIE-%d", s))
+	}
+	for r := range rounds {
+		for s, k := range keys {
+			st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{id(s, r)}})
+		}
+		time.Sleep(3 * minWriteGap) // the first round whole, the later ones appended
+	}
+	// The file as a crash in the middle of a pass would leave it.
+	var image []byte
+	var readErr error
+	require.Eventually(t, func() bool {
+		st.flushMu.Lock()
+		defer st.flushMu.Unlock()
+		if !st.folding || len(st.foldQueue) < 2 || len(st.foldQueue) > sessions-2 {
+			return false
+		}
+		image, readErr = os.ReadFile(filepath.Join(dir, store.FileName))
+		return true
+	}, 10*time.Second, time.Millisecond, "no pass was caught with sessions both rewritten and still to rewrite")
+	require.NoError(t, readErr)
+	require.NoError(t, os.WriteFile(filepath.Join(crashed, store.FileName), image, 0o600))
+	require.NoError(t, st.Destruct())
+
+	st = startState(t, crashed, srv.URL+fakeinubit.ClearPath)
+	defer st.Destruct()
+	for s, k := range keys {
+		ended := st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, Logout: true})
+		require.NotNil(t, ended, "session %d", s)
+		var got []string
+		for _, e := range ended.Entries {
+			got = append(got, e.ID)
+		}
+		assert.ElementsMatch(t, []string{id(s, 0), id(s, 1), id(s, 2)}, got, "session %d", s)
+	}
 }

@@ -132,6 +132,45 @@ func (t *Tracker) TakeChanges(fold bool) Changes {
 	return out
 }
 
+// AppendedKeys lists the sessions that have had entries appended since
+// their record was last written whole: the sessions a fold pass writes
+// whole again (see RewriteWhole).
+func (t *Tracker) AppendedKeys() []Key {
+	var keys []Key
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		sh.sessions.all(func(s *session) {
+			if s.appended {
+				keys = append(keys, s.key)
+			}
+		})
+		sh.mu.Unlock()
+	}
+	return keys
+}
+
+// RewriteWhole has the next TakeChanges write whole the sessions of keys,
+// in order, that still have appended entries, until their entries reach
+// budget (at least one session is taken). It returns the keys it did not
+// get to. A fold pass goes through AppendedKeys this way, a slice per
+// write, so that no single write rewrites every session.
+func (t *Tracker) RewriteWhole(keys []Key, budget int) (rest []Key) {
+	for i, k := range keys {
+		if budget <= 0 {
+			return keys[i:]
+		}
+		sh := t.shardOf(k)
+		sh.mu.Lock()
+		if s := sh.sessions.get(k); s != nil && s.appended {
+			sh.mark(k, changeRecord)
+			budget -= len(s.entries)
+		}
+		sh.mu.Unlock()
+	}
+	return nil
+}
+
 // Restore puts a stored session back, for example after a restart. A
 // session already live under the same key is merged with it.
 func (t *Tracker) Restore(snap Snapshot) {

@@ -131,3 +131,39 @@ func TestMovedRecordIsDeletedWhateverHappensUnderTheOldKey(t *testing.T) {
 	c = tr.TakeChanges(false)
 	assert.Equal(t, []Key{k1}, c.Deleted, "a new session under the old value that ended before the write")
 }
+
+// A fold pass lists the sessions with appended entries once, then takes
+// them whole a slice at a time: each slice stops once its entries reach
+// the budget, skips sessions rewritten or ended meanwhile, and leaves the
+// rest for the next write.
+func TestRewriteWholeTakesTheAppendedSessionsASliceAtATime(t *testing.T) {
+	k1, k2, k3 := testKeys()
+	tr := New(Config{IdleTimeout: 30 * time.Minute})
+	for _, k := range []Key{k1, k2, k3} {
+		tr.Observe(t0, Observation{Key: k, HasKey: true, User: "alice", IDs: []string{idA}})
+	}
+	require.Len(t, tr.TakeChanges(false).Sessions, 3)
+	assert.Empty(t, tr.AppendedKeys(), "no session has appended entries yet")
+	for _, k := range []Key{k1, k2, k3} {
+		tr.Observe(t0.Add(time.Second), Observation{Key: k, HasKey: true, User: "alice", IDs: []string{idB}})
+	}
+	require.Len(t, tr.TakeChanges(false).Appended, 3)
+	keys := tr.AppendedKeys()
+	require.ElementsMatch(t, []Key{k1, k2, k3}, keys)
+
+	// Each session holds two entries: a budget of three takes two of them.
+	rest := tr.RewriteWhole(keys, 3)
+	assert.Equal(t, keys[2:], rest)
+	c := tr.TakeChanges(false)
+	assert.ElementsMatch(t, keys[:2], []Key{c.Sessions[0].Key, c.Sessions[1].Key})
+	assert.Len(t, c.Sessions, 2)
+	assert.Equal(t, []Entry{{idA, "alice"}, {idB, "alice"}}, c.Sessions[0].Entries)
+	assert.Empty(t, tr.RewriteWhole(keys[:2], 3), "rewritten sessions are passed over")
+	assert.Equal(t, Changes{}, tr.TakeChanges(false), "and not written again")
+
+	// The last one ended meanwhile: nothing left to take.
+	require.NotNil(t, tr.Observe(t0.Add(2*time.Second), Observation{Key: rest[0], HasKey: true, Logout: true}))
+	assert.Empty(t, tr.RewriteWhole(rest, 3))
+	assert.Empty(t, tr.TakeChanges(false).Sessions)
+	assert.Empty(t, tr.AppendedKeys())
+}

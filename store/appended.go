@@ -16,9 +16,11 @@ import (
 // number, so that a commit writes the bucket's last page or two however
 // many sessions gained an entry, where rewriting the records would write
 // one page per session. Opening the store folds them into their
-// sessions' records, and so does the persist worker from time to time
-// (a Batch with Fold set: every session with appended entries is
-// written whole in the same commit that empties the bucket).
+// sessions' records, and so does the persist worker when it stops (a
+// Batch with Fold set: every session with appended entries is written
+// whole in the same commit that empties the bucket). While it runs, the
+// worker folds in slices (Batch.Compact): a commit writes some of those
+// sessions whole and drops their records, and those of ended sessions.
 //
 // An appended record is binary:
 //
@@ -167,4 +169,62 @@ func foldAppended(tx *bolt.Tx, skip map[sessiontracker.Key]bool) error {
 		}
 	}
 	return emptyAppended(tx)
+}
+
+// compactAppended drops the appended records of the sessions in whole
+// (written whole in the same commit), of sessions no longer stored, and
+// of sessions stored under the same key later (another start), as well
+// as damaged ones; the records of other sessions stay. It reads only the
+// records' headers and the stored sessions' starts.
+func compactAppended(tx *bolt.Tx, whole map[sessiontracker.Key]bool) error {
+	sessions := tx.Bucket(bucketSessions)
+	type stored struct {
+		started  int64
+		present  bool
+		readable bool // a damaged record keeps its appended entries: the fold at open decides
+	}
+	seen := make(map[sessiontracker.Key]stored)
+	var drop [][]byte
+	b := tx.Bucket(bucketAppended)
+	err := b.ForEach(func(k, v []byte) error {
+		key, at, ok := appendedHeader(v)
+		if !ok || whole[key] {
+			drop = append(drop, k)
+			return nil
+		}
+		st, checked := seen[key]
+		if !checked {
+			if rec := sessions.Get(key[:]); rec != nil {
+				started, err := recordStarted(key, rec)
+				st = stored{started: started, present: true, readable: err == nil}
+			}
+			seen[key] = st
+		}
+		if !st.present || st.readable && st.started != at {
+			drop = append(drop, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Deleted after the walk: bolt's cursor may skip a key after a delete.
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendedHeader reads the session key and start of an appended record
+// without its entries.
+func appendedHeader(v []byte) (key sessiontracker.Key, started int64, ok bool) {
+	if len(v) < 1+len(key) || v[0] != appendedFormat {
+		return key, 0, false
+	}
+	copy(key[:], v[1:])
+	r := recordReader{buf: v[1+len(key):]}
+	started = r.varint()
+	return key, started, r.err == nil
 }

@@ -249,3 +249,56 @@ func TestDamagedAppendedRecordIsSkipped(t *testing.T) {
 	got := loadSessions(t, s)
 	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "alice"}}, got[k1].Entries, "the readable record is folded")
 }
+
+// A slice of a fold pass (Compact) drops the records of the sessions it
+// writes whole and of sessions no longer stored or stored again under a
+// later start; the other sessions keep theirs, and a restart still reads
+// every entry.
+func TestCompactDropsOnlyNeedlessRecords(t *testing.T) {
+	s, dir := openTemp(t)
+	h := sessiontracker.NewHasher(s.Secret())
+	whole, kept, ended, again := h.Key("whole"), h.Key("kept"), h.Key("ended"), h.Key("again")
+	later := tA.Add(time.Minute)
+	session := func(k sessiontracker.Key, started time.Time, user string, ids ...string) sessiontracker.Snapshot {
+		snap := sessiontracker.Snapshot{Key: k, Started: started, LastSeen: started, User: user}
+		for _, id := range ids {
+			snap.Entries = append(snap.Entries, sessiontracker.Entry{ID: id, User: user})
+		}
+		return snap
+	}
+	appended := func(k sessiontracker.Key, user, id string) sessiontracker.Appended {
+		return sessiontracker.Appended{Key: k, Started: tA, Entries: []sessiontracker.Entry{{ID: id, User: user}}}
+	}
+	_, err := s.Commit(Batch{Sessions: []sessiontracker.Snapshot{
+		session(whole, tA, "alice", idA), session(kept, tA, "bob", idA),
+		session(ended, tA, "carol", idA), session(again, tA, "dave", idA),
+	}})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{
+		appended(whole, "alice", idB), appended(kept, "bob", idB), appended(ended, "carol", idB), appended(again, "dave", idB),
+	}})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{appended(kept, "bob", idC)}})
+	require.NoError(t, err)
+	// "ended" ends; "again" ends and its cookie value starts a new session.
+	_, err = s.Commit(Batch{
+		Ended:    []EndedSession{{Key: ended, Started: tA}, {Key: again, Started: tA}},
+		Sessions: []sessiontracker.Snapshot{session(again, later, "dave")},
+	})
+	require.NoError(t, err)
+	require.Equal(t, 5, appendedRecords(t, s))
+
+	_, err = s.Commit(Batch{Compact: true, Sessions: []sessiontracker.Snapshot{session(whole, tA, "alice", idA, idB)}})
+	require.NoError(t, err)
+	assert.Equal(t, 2, appendedRecords(t, s), "only the two records of the session not written whole stay")
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	got := loadSessions(t, s)
+	assert.Equal(t, session(whole, tA, "alice", idA, idB).Entries, got[whole].Entries)
+	assert.Equal(t, session(kept, tA, "bob", idA, idB, idC).Entries, got[kept].Entries, "its records were kept")
+	assert.Empty(t, got[again].Entries, "the earlier session's entries do not reach the later one")
+	assert.NotContains(t, got, ended)
+}

@@ -64,3 +64,70 @@ func benchmarkCommit(b *testing.B, appended bool) {
 		}
 	}
 }
+
+// BenchmarkFoldAll and BenchmarkFoldSlice compare the two ways appended
+// entries go back into their records, on 10,000 stored sessions of 30
+// entries each, 2,000 of which gained 25 entries in as many appended
+// records (50,000 records, when the persist worker starts a pass).
+// FoldAll writes all 2,000 whole and empties the bucket in one commit
+// (what a stop does); FoldSlice writes 650 of them whole (about 20,000
+// entries, the persist worker's slice) and drops their records. Per op:
+// that one commit; the store is rebuilt before each.
+func BenchmarkFoldAll(b *testing.B) { benchmarkFold(b, false) }
+
+// BenchmarkFoldSlice: see BenchmarkFoldAll.
+func BenchmarkFoldSlice(b *testing.B) { benchmarkFold(b, true) }
+
+func benchmarkFold(b *testing.B, slice bool) {
+	const sessions, ids, grown, added, sliceSessions = 10_000, 30, 2_000, 25, 650
+	id := func(n int) string { return "webform@@@Bench/form_orders(1)_app@@@" + strconv.Itoa(n) + ".xml" }
+	t0 := time.Now()
+	setup := func() (*Bolt, []sessiontracker.Snapshot) {
+		s, err := OpenBolt(b.TempDir(), time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := sessiontracker.NewHasher(s.Secret())
+		snaps := make([]sessiontracker.Snapshot, sessions)
+		for i := range snaps {
+			snaps[i] = sessiontracker.Snapshot{Key: h.Key("s" + strconv.Itoa(i)), Started: t0, LastSeen: t0, User: "u" + strconv.Itoa(i%100)}
+			for j := range ids {
+				snaps[i].Entries = append(snaps[i].Entries, sessiontracker.Entry{ID: id(i*ids + j), User: snaps[i].User})
+			}
+		}
+		for i := 0; i < sessions; i += 500 {
+			if _, err := s.Commit(Batch{Sessions: snaps[i : i+500]}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for round := range added {
+			var batch Batch
+			for i := range grown {
+				e := sessiontracker.Entry{ID: id(sessions*ids + round*grown + i), User: snaps[i].User}
+				snaps[i].Entries = append(snaps[i].Entries, e)
+				batch.Appended = append(batch.Appended, sessiontracker.Appended{Key: snaps[i].Key, Started: t0,
+					Entries: []sessiontracker.Entry{e}})
+			}
+			if _, err := s.Commit(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return s, snaps[:grown]
+	}
+	b.ReportAllocs()
+	for range b.N {
+		b.StopTimer()
+		s, whole := setup()
+		batch := Batch{Sessions: whole, Fold: true}
+		if slice {
+			batch = Batch{Sessions: whole[:sliceSessions], Compact: true}
+		}
+		b.StartTimer()
+		if _, err := s.Commit(batch); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		s.Close()
+		b.StartTimer()
+	}
+}

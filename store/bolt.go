@@ -126,6 +126,14 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 			if err := foldAppended(tx, whole); err != nil {
 				return err
 			}
+		} else if b.Compact {
+			whole := make(map[sessiontracker.Key]bool, len(b.Sessions))
+			for i := range b.Sessions {
+				whole[b.Sessions[i].Key] = true
+			}
+			if err := compactAppended(tx, whole); err != nil {
+				return err
+			}
 		}
 		// In key order: bolt then walks its tree forward once.
 		slices.SortFunc(b.Sessions, func(x, y sessiontracker.Snapshot) int {

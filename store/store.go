@@ -81,6 +81,13 @@ type Batch struct {
 	// holding the sessions with appended entries whole (sessiontracker's
 	// TakeChanges with fold) spares reading their records.
 	Fold bool
+	// Compact drops the appended records this batch makes needless: those
+	// of the sessions it writes whole, and those of sessions no longer
+	// stored (ended or moved away; their ends queued the entries). Other
+	// sessions' records stay. A fold pass writes a slice of the sessions
+	// with appended entries whole in each of several batches, each with
+	// Compact, instead of one batch with Fold that rewrites them all.
+	Compact bool
 	// Pending IDs to queue per user; the empty user holds orphans.
 	Pending map[string][]string
 }
@@ -88,7 +95,7 @@ type Batch struct {
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Sessions) == 0 && len(b.Appended) == 0 && len(b.Deleted) == 0 && len(b.Ended) == 0 &&
-		!b.Fold && len(b.Pending) == 0
+		!b.Fold && !b.Compact && len(b.Pending) == 0
 }
 
 // EndedSession is a session that ended, told from a later session under
@@ -124,6 +131,7 @@ type ParkedEntry struct {
 // it carries, not the number of changes.
 func (b *Batch) Merge(later Batch) {
 	b.Fold = b.Fold || later.Fold
+	b.Compact = b.Compact || later.Compact
 	gone := make(map[sessiontracker.Key]bool, len(later.Deleted))
 	for _, k := range later.Deleted {
 		gone[k] = true
