@@ -159,11 +159,14 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 func (st *state) flush(carry *store.Batch, last, fold bool) error {
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
-	compact := !fold && st.foldSlice()
+	var drop uint64
+	if !fold {
+		drop = st.foldSlice()
+	}
 	changes := st.tracker.TakeChanges(fold)
 	ended := st.takeEnded(last)
 	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted,
-		Fold: fold, Compact: compact}
+		Fold: fold, DropAppendedThrough: drop}
 	if len(ended) > 0 {
 		now.Pending = make(map[string][]string)
 	}
@@ -187,7 +190,7 @@ func (st *state) flush(carry *store.Batch, last, fold bool) error {
 	case b.Fold:
 		st.appendedRecords, st.lastFold = 0, time.Now()
 		st.folding, st.foldQueue = false, nil
-	case b.Compact && len(st.foldQueue) == 0:
+	case st.folding && b.DropAppendedThrough == st.foldThrough:
 		st.folding = false // the pass's last slice is written
 	}
 	st.appendedRecords += len(b.Appended)
@@ -197,21 +200,29 @@ func (st *state) flush(carry *store.Batch, last, fold bool) error {
 }
 
 // foldSlice starts a fold pass when one is due and has the tracker hand
-// out the pass's next slice of sessions whole. It reports whether a pass
-// runs: the write then drops the appended records it makes needless.
-// The caller holds flushMu.
-func (st *state) foldSlice() bool {
+// out the pass's next slice of sessions whole. With the last slice it
+// returns the sequence through which the appended records can go: every
+// session that had any when the pass began is then written whole. The
+// caller holds flushMu.
+func (st *state) foldSlice() (dropThrough uint64) {
 	if !st.folding && (st.appendedRecords >= foldAfterRecords ||
 		st.appendedRecords > 0 && time.Since(st.lastFold) >= foldInterval) {
-		// Records written from now on count towards the next pass;
-		// this one takes every session that has any before it.
-		st.folding, st.foldQueue = true, st.tracker.AppendedKeys()
+		seq, err := st.store.AppendedSequence()
+		if err != nil {
+			return 0 // tried again with the next write
+		}
+		// The sessions listed now have every record up to seq; records
+		// written from now on count towards the next pass.
+		st.folding, st.foldThrough, st.foldQueue = true, seq, st.tracker.AppendedKeys()
 		st.appendedRecords, st.lastFold = 0, time.Now()
 	}
-	if st.folding {
-		st.foldQueue = st.tracker.RewriteWhole(st.foldQueue, foldSliceEntries)
+	if !st.folding {
+		return 0
 	}
-	return st.folding
+	if st.foldQueue = st.tracker.RewriteWhole(st.foldQueue, foldSliceEntries); len(st.foldQueue) == 0 {
+		return st.foldThrough
+	}
+	return 0
 }
 
 // limitWithoutUser keeps the IDs without a user within limit, refusing

@@ -52,13 +52,15 @@ type state struct {
 	// first (the persist worker's last write and late ends after it).
 	flushMu sync.Mutex
 	// appendedRecords counts the appended records written since the
-	// last fold pass began, at lastFold. foldQueue holds the sessions the
-	// running pass has yet to write whole; folding is set while a pass
-	// runs. All guarded by flushMu.
+	// last fold pass began, at lastFold. While a pass runs (folding),
+	// foldQueue holds the sessions it has yet to write whole and
+	// foldThrough the appended records' sequence as it began. All
+	// guarded by flushMu.
 	appendedRecords int
 	lastFold        time.Time
-	foldQueue       []sessiontracker.Key
 	folding         bool
+	foldQueue       []sessiontracker.Key
+	foldThrough     uint64
 	// changeSignal wakes the persist worker for session changes;
 	// urgentSignal also ends its pause between writes.
 	changeSignal chan struct{}

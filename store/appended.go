@@ -19,8 +19,10 @@ import (
 // sessions' records, and so does the persist worker when it stops (a
 // Batch with Fold set: every session with appended entries is written
 // whole in the same commit that empties the bucket). While it runs, the
-// worker folds in slices (Batch.Compact): a commit writes some of those
-// sessions whole and drops their records, and those of ended sessions.
+// worker folds in passes: it notes the bucket's sequence, writes the
+// sessions with appended records whole a slice per commit, and with the
+// last slice drops the records up to the noted sequence
+// (Batch.DropAppendedThrough).
 //
 // An appended record is binary:
 //
@@ -100,13 +102,21 @@ func putAppended(tx *bolt.Tx, appended []sessiontracker.Appended) error {
 	return nil
 }
 
-// emptyAppended drops every appended record.
+// emptyAppended drops every appended record. The sequence goes on where
+// it was: a fold pass compares it with one noted earlier.
 func emptyAppended(tx *bolt.Tx) error {
+	var seq uint64
+	if b := tx.Bucket(bucketAppended); b != nil {
+		seq = b.Sequence()
+	}
 	if err := tx.DeleteBucket(bucketAppended); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
 		return err
 	}
-	_, err := tx.CreateBucket(bucketAppended)
-	return err
+	b, err := tx.CreateBucket(bucketAppended)
+	if err != nil {
+		return err
+	}
+	return b.SetSequence(seq)
 }
 
 // foldAppended adds the appended entries to the records of the sessions
@@ -171,42 +181,14 @@ func foldAppended(tx *bolt.Tx, skip map[sessiontracker.Key]bool) error {
 	return emptyAppended(tx)
 }
 
-// compactAppended drops the appended records of the sessions in whole
-// (written whole in the same commit), of sessions no longer stored, and
-// of sessions stored under the same key later (another start), as well
-// as damaged ones; the records of other sessions stay. It reads only the
-// records' headers and the stored sessions' starts.
-func compactAppended(tx *bolt.Tx, whole map[sessiontracker.Key]bool) error {
-	sessions := tx.Bucket(bucketSessions)
-	type stored struct {
-		started  int64
-		present  bool
-		readable bool // a damaged record keeps its appended entries: the fold at open decides
-	}
-	seen := make(map[sessiontracker.Key]stored)
-	var drop [][]byte
+// dropAppendedThrough drops the appended records with sequence numbers
+// up to seq: the oldest ones, in key order.
+func dropAppendedThrough(tx *bolt.Tx, seq uint64) error {
 	b := tx.Bucket(bucketAppended)
-	err := b.ForEach(func(k, v []byte) error {
-		key, at, ok := appendedHeader(v)
-		if !ok || whole[key] {
-			drop = append(drop, k)
-			return nil
-		}
-		st, checked := seen[key]
-		if !checked {
-			if rec := sessions.Get(key[:]); rec != nil {
-				started, err := recordStarted(key, rec)
-				st = stored{started: started, present: true, readable: err == nil}
-			}
-			seen[key] = st
-		}
-		if !st.present || st.readable && st.started != at {
-			drop = append(drop, k)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	var drop [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.Next() {
+		drop = append(drop, k)
 	}
 	// Deleted after the walk: bolt's cursor may skip a key after a delete.
 	for _, k := range drop {
@@ -217,14 +199,12 @@ func compactAppended(tx *bolt.Tx, whole map[sessiontracker.Key]bool) error {
 	return nil
 }
 
-// appendedHeader reads the session key and start of an appended record
-// without its entries.
-func appendedHeader(v []byte) (key sessiontracker.Key, started int64, ok bool) {
-	if len(v) < 1+len(key) || v[0] != appendedFormat {
-		return key, 0, false
-	}
-	copy(key[:], v[1:])
-	r := recordReader{buf: v[1+len(key):]}
-	started = r.varint()
-	return key, started, r.err == nil
+// AppendedSequence implements Store.
+func (s *Bolt) AppendedSequence() (uint64, error) {
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = tx.Bucket(bucketAppended).Sequence()
+		return nil
+	})
+	return seq, err
 }

@@ -250,55 +250,54 @@ func TestDamagedAppendedRecordIsSkipped(t *testing.T) {
 	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "alice"}}, got[k1].Entries, "the readable record is folded")
 }
 
-// A slice of a fold pass (Compact) drops the records of the sessions it
-// writes whole and of sessions no longer stored or stored again under a
-// later start; the other sessions keep theirs, and a restart still reads
-// every entry.
-func TestCompactDropsOnlyNeedlessRecords(t *testing.T) {
+// The end of a fold pass drops the appended records up to the sequence
+// the pass noted as it began; later records stay, also across a full
+// fold (which keeps the sequence going), and a restart reads them.
+func TestDropAppendedThroughKeepsLaterRecords(t *testing.T) {
 	s, dir := openTemp(t)
 	h := sessiontracker.NewHasher(s.Secret())
-	whole, kept, ended, again := h.Key("whole"), h.Key("kept"), h.Key("ended"), h.Key("again")
-	later := tA.Add(time.Minute)
-	session := func(k sessiontracker.Key, started time.Time, user string, ids ...string) sessiontracker.Snapshot {
-		snap := sessiontracker.Snapshot{Key: k, Started: started, LastSeen: started, User: user}
-		for _, id := range ids {
-			snap.Entries = append(snap.Entries, sessiontracker.Entry{ID: id, User: user})
-		}
-		return snap
-	}
-	appended := func(k sessiontracker.Key, user, id string) sessiontracker.Appended {
-		return sessiontracker.Appended{Key: k, Started: tA, Entries: []sessiontracker.Entry{{ID: id, User: user}}}
-	}
+	k1, k2 := h.Key("one"), h.Key("two")
 	_, err := s.Commit(Batch{Sessions: []sessiontracker.Snapshot{
-		session(whole, tA, "alice", idA), session(kept, tA, "bob", idA),
-		session(ended, tA, "carol", idA), session(again, tA, "dave", idA),
+		{Key: k1, Started: tA, LastSeen: tA, User: "alice", Entries: []sessiontracker.Entry{{ID: idA, User: "alice"}}},
+		{Key: k2, Started: tA, LastSeen: tA, User: "bob", Entries: []sessiontracker.Entry{{ID: idA, User: "bob"}}},
 	}})
 	require.NoError(t, err)
-	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{
-		appended(whole, "alice", idB), appended(kept, "bob", idB), appended(ended, "carol", idB), appended(again, "dave", idB),
-	}})
+	appendTo := func(k sessiontracker.Key, user, id string) {
+		t.Helper()
+		_, err := s.Commit(Batch{Appended: []sessiontracker.Appended{{Key: k, Started: tA, Entries: []sessiontracker.Entry{{ID: id, User: user}}}}})
+		require.NoError(t, err)
+	}
+	appendTo(k1, "alice", idB)
+	appendTo(k2, "bob", idB)
+	noted, err := s.AppendedSequence()
 	require.NoError(t, err)
-	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{appended(kept, "bob", idC)}})
-	require.NoError(t, err)
-	// "ended" ends; "again" ends and its cookie value starts a new session.
-	_, err = s.Commit(Batch{
-		Ended:    []EndedSession{{Key: ended, Started: tA}, {Key: again, Started: tA}},
-		Sessions: []sessiontracker.Snapshot{session(again, later, "dave")},
-	})
-	require.NoError(t, err)
-	require.Equal(t, 5, appendedRecords(t, s))
+	require.Equal(t, uint64(2), noted)
+	appendTo(k2, "bob", idC) // after the pass began
 
-	_, err = s.Commit(Batch{Compact: true, Sessions: []sessiontracker.Snapshot{session(whole, tA, "alice", idA, idB)}})
+	// The pass's last slice: k1 whole (k2 was written whole by an earlier one).
+	_, err = s.Commit(Batch{DropAppendedThrough: noted, Sessions: []sessiontracker.Snapshot{
+		{Key: k1, Started: tA, LastSeen: tA, User: "alice", Entries: []sessiontracker.Entry{{ID: idA, User: "alice"}, {ID: idB, User: "alice"}}},
+		{Key: k2, Started: tA, LastSeen: tA, User: "bob", Entries: []sessiontracker.Entry{{ID: idA, User: "bob"}, {ID: idB, User: "bob"}}},
+	}})
 	require.NoError(t, err)
-	assert.Equal(t, 2, appendedRecords(t, s), "only the two records of the session not written whole stay")
+	assert.Equal(t, 1, appendedRecords(t, s), "the record written after the pass began stays")
+
+	// A full fold empties the bucket but keeps the sequence going.
+	_, err = s.Commit(Batch{Fold: true})
+	require.NoError(t, err)
+	appendTo(k1, "alice", idC)
+	seq, err := s.AppendedSequence()
+	require.NoError(t, err)
+	assert.Equal(t, noted+2, seq)
+	_, err = s.Commit(Batch{DropAppendedThrough: noted})
+	require.NoError(t, err)
+	assert.Equal(t, 1, appendedRecords(t, s), "a record after a full fold is not taken for an old one")
 	require.NoError(t, s.Close())
 
 	s, err = OpenBolt(dir, time.Second)
 	require.NoError(t, err)
 	defer s.Close()
 	got := loadSessions(t, s)
-	assert.Equal(t, session(whole, tA, "alice", idA, idB).Entries, got[whole].Entries)
-	assert.Equal(t, session(kept, tA, "bob", idA, idB, idC).Entries, got[kept].Entries, "its records were kept")
-	assert.Empty(t, got[again].Entries, "the earlier session's entries do not reach the later one")
-	assert.NotContains(t, got, ended)
+	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "alice"}, {ID: idB, User: "alice"}, {ID: idC, User: "alice"}}, got[k1].Entries)
+	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "bob"}, {ID: idB, User: "bob"}, {ID: idC, User: "bob"}}, got[k2].Entries)
 }

@@ -126,12 +126,8 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 			if err := foldAppended(tx, whole); err != nil {
 				return err
 			}
-		} else if b.Compact {
-			whole := make(map[sessiontracker.Key]bool, len(b.Sessions))
-			for i := range b.Sessions {
-				whole[b.Sessions[i].Key] = true
-			}
-			if err := compactAppended(tx, whole); err != nil {
+		} else if b.DropAppendedThrough > 0 {
+			if err := dropAppendedThrough(tx, b.DropAppendedThrough); err != nil {
 				return err
 			}
 		}

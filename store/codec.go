@@ -79,19 +79,6 @@ func decodeSession(k, v []byte) (sessiontracker.Snapshot, error) {
 	return snap, nil
 }
 
-// recordStarted reads the start of a stored session, without its
-// entries where the record's format allows.
-func recordStarted(k sessiontracker.Key, v []byte) (int64, error) {
-	if len(v) > 0 && v[0] == sessionFormat {
-		r := recordReader{buf: v[1:]}
-		if started := r.varint(); r.err == nil {
-			return started, nil
-		}
-	}
-	snap, err := decodeSession(k[:], v)
-	return snap.Started.UnixNano(), err
-}
-
 // recordReader reads the fields of a binary record, remembering the
 // first error.
 type recordReader struct {

@@ -30,6 +30,9 @@ type Store interface {
 	// Sessions calls fn for every stored live session, with its
 	// appended entries.
 	Sessions(fn func(sessiontracker.Snapshot) error) error
+	// AppendedSequence returns the sequence number of the last appended
+	// record written; later records get higher ones.
+	AppendedSequence() (uint64, error)
 
 	// PendingCounts returns the number of queued IDs per user.
 	PendingCounts() (map[string]int, error)
@@ -81,13 +84,13 @@ type Batch struct {
 	// holding the sessions with appended entries whole (sessiontracker's
 	// TakeChanges with fold) spares reading their records.
 	Fold bool
-	// Compact drops the appended records this batch makes needless: those
-	// of the sessions it writes whole, and those of sessions no longer
-	// stored (ended or moved away; their ends queued the entries). Other
-	// sessions' records stay. A fold pass writes a slice of the sessions
-	// with appended entries whole in each of several batches, each with
-	// Compact, instead of one batch with Fold that rewrites them all.
-	Compact bool
+	// DropAppendedThrough, unless zero, drops the appended records with
+	// sequence numbers up to it (see AppendedSequence). It ends a fold
+	// pass: the pass noted the sequence as it began, then wrote whole, a
+	// slice per batch, every session that had appended records then, so
+	// that those records now hold nothing the session records lack
+	// (records of ended sessions hold what their ends queued).
+	DropAppendedThrough uint64
 	// Pending IDs to queue per user; the empty user holds orphans.
 	Pending map[string][]string
 }
@@ -95,7 +98,7 @@ type Batch struct {
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Sessions) == 0 && len(b.Appended) == 0 && len(b.Deleted) == 0 && len(b.Ended) == 0 &&
-		!b.Fold && !b.Compact && len(b.Pending) == 0
+		!b.Fold && b.DropAppendedThrough == 0 && len(b.Pending) == 0
 }
 
 // EndedSession is a session that ended, told from a later session under
@@ -131,7 +134,7 @@ type ParkedEntry struct {
 // it carries, not the number of changes.
 func (b *Batch) Merge(later Batch) {
 	b.Fold = b.Fold || later.Fold
-	b.Compact = b.Compact || later.Compact
+	b.DropAppendedThrough = max(b.DropAppendedThrough, later.DropAppendedThrough)
 	gone := make(map[sessiontracker.Key]bool, len(later.Deleted))
 	for _, k := range later.Deleted {
 		gone[k] = true
