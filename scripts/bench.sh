@@ -24,6 +24,10 @@
 # BENCH_ROUNDS and BENCH_DURATION (seconds) override the load rounds.
 # BENCH_B_BLOCK="header X-A b" puts another handler in B instead of
 # inubit_sessions: what any one more handler costs, for comparison.
+# BENCH_CALIBRATE=1 runs A and B on cmd/benchcaddy (./caddy's modules
+# plus two calibration handlers): BENCH_B_BLOCK=bench_noop is a handler
+# that only calls the next, BENCH_B_BLOCK=bench_wrap one that wraps the
+# response writer as inubit_sessions does and does nothing else.
 # BENCH_PERF=1 samples both Caddys of the side section with Linux perf
 # (4,999 Hz, cpu-clock; package linux-perf, installed if missing) in
 # place of the Go profile: fifty times the samples, for costs below a
@@ -96,6 +100,12 @@ if has load || has side || has memory || has pending; then
 			bash scripts/build-caddy.sh >&2
 		fi
 	fi
+	caddy_bin=./caddy
+	if [[ ${BENCH_CALIBRATE:-0} == 1 ]]; then
+		# A and B both run cmd/benchcaddy: ./caddy plus bench_noop and bench_wrap
+		go build -o "$out/bin/benchcaddy" ./cmd/benchcaddy
+		caddy_bin=$out/bin/benchcaddy
+	fi
 	go build -o "$out/bin/benchupstream" ./cmd/benchupstream
 	go build -o "$out/bin/benchsessions" ./cmd/benchsessions
 fi
@@ -146,7 +156,7 @@ start_upstream() {
 	say "upstream on 127.0.0.1:$APP_PORT, INUBIT emulator on 127.0.0.1:$INUBIT_PORT"
 }
 
-# start_caddy NAME PORT PLUGIN ADMIN: runs ./caddy with its own data
+# start_caddy NAME PORT PLUGIN ADMIN: runs $caddy_bin (./caddy) with its own data
 # directory; PLUGIN 1 adds inubit_sessions; ADMIN is "off" or a port.
 # Sets caddy_pid.
 start_caddy() {
@@ -189,7 +199,7 @@ start_caddy() {
 		}
 	EOF
 	XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config \
-		"${pin_caddy[@]}" ./caddy run --config "$dir/Caddyfile" --adapter caddyfile \
+		"${pin_caddy[@]}" "$caddy_bin" run --config "$dir/Caddyfile" --adapter caddyfile \
 		>"$dir/caddy.log" 2>&1 &
 	caddy_pid=$!
 	pids+=("$caddy_pid")
@@ -453,7 +463,7 @@ profile_shares() {
 		local -A v=()
 		for name in A B; do
 			top=$out/cpu-$scenario-$name.top
-			go tool pprof -top -cum -nodecount=100000 ./caddy "$out/cpu-$scenario-$name.pprof" \
+			go tool pprof -top -cum -nodecount=100000 "$caddy_bin" "$out/cpu-$scenario-$name.pprof" \
 				>"$top" 2>/dev/null || continue 2
 			req=$(awk -F'\t' -v k="$scenario" -v s="$name" '$1 == k && $2 == s { print $3 }' "$out/prof.tsv")
 			v[$name.req]=$req
@@ -526,9 +536,9 @@ memory_section() {
 			}' <(echo "$before") <(echo "$now") >>"$summary"
 	done
 	note ""
-	go tool pprof -top -sample_index=inuse_space -nodecount=25 ./caddy "$out/heap-m$n.pprof" \
+	go tool pprof -top -sample_index=inuse_space -nodecount=25 "$caddy_bin" "$out/heap-m$n.pprof" \
 		>"$out/memory-heap-top.txt" 2>/dev/null || true
-	go tool pprof -top -sample_index=inuse_space -nodecount=25 -base "$out/heap-m0.pprof" ./caddy \
+	go tool pprof -top -sample_index=inuse_space -nodecount=25 -base "$out/heap-m0.pprof" "$caddy_bin" \
 		"$out/heap-m$n.pprof" >"$out/memory-heap-diff.txt" 2>/dev/null || true
 	note "Heap growth by allocation site, 0 -> $n sessions (\`go tool pprof -top -sample_index=inuse_space -base\`):"
 	note ""
@@ -557,7 +567,7 @@ pending_section() {
 	say "memory with $total pending IDs: $after (before: $before)"
 	local db_bytes
 	db_bytes=$(stat -c %s "$out/P/sessions/inubit_sessions.db")
-	go tool pprof -top -sample_index=inuse_space -nodecount=20 -base "$out/heap-p0.pprof" ./caddy \
+	go tool pprof -top -sample_index=inuse_space -nodecount=20 -base "$out/heap-p0.pprof" "$caddy_bin" \
 		"$out/heap-p$total.pprof" >"$out/pending-heap-diff.txt" 2>/dev/null || true
 
 	# maintenance over: how long until INUBIT has every ID
