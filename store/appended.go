@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -182,17 +183,36 @@ func foldAppended(tx *bolt.Tx, skip map[sessiontracker.Key]bool) error {
 }
 
 // dropAppendedThrough drops the appended records with sequence numbers
-// up to seq: the oldest ones, in key order.
+// up to seq: the oldest ones, in key order. Deleting keys one by one
+// costs a tree search each, so when more go than stay, the bucket is
+// emptied and the later records put back instead.
 func dropAppendedThrough(tx *bolt.Tx, seq uint64) error {
 	b := tx.Bucket(bucketAppended)
-	var drop [][]byte
+	var drop, keep [][]byte // keep: key, value, key, value, …
 	c := b.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, _ = c.Next() {
-		drop = append(drop, k)
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if binary.BigEndian.Uint64(k) <= seq {
+			drop = append(drop, k)
+		} else {
+			keep = append(keep, bytes.Clone(k), bytes.Clone(v))
+		}
 	}
-	// Deleted after the walk: bolt's cursor may skip a key after a delete.
-	for _, k := range drop {
-		if err := b.Delete(k); err != nil {
+	if len(drop) <= len(keep)/2 {
+		// Deleted after the walk: bolt's cursor may skip a key after a delete.
+		for _, k := range drop {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := emptyAppended(tx); err != nil {
+		return err
+	}
+	b = tx.Bucket(bucketAppended)
+	b.FillPercent = appendedFill
+	for i := 0; i < len(keep); i += 2 {
+		if err := b.Put(keep[i], keep[i+1]); err != nil {
 			return err
 		}
 	}

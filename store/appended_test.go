@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -300,4 +301,40 @@ func TestDropAppendedThroughKeepsLaterRecords(t *testing.T) {
 	got := loadSessions(t, s)
 	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "alice"}, {ID: idB, User: "alice"}, {ID: idC, User: "alice"}}, got[k1].Entries)
 	assert.Equal(t, []sessiontracker.Entry{{ID: idA, User: "bob"}, {ID: idB, User: "bob"}, {ID: idC, User: "bob"}}, got[k2].Entries)
+}
+
+// Dropping the oldest records works the same whether it deletes them
+// one by one (few go) or empties the bucket and puts the rest back (most
+// go): the later records stay whole and the sequence goes on.
+func TestDropAppendedThroughFewOrMost(t *testing.T) {
+	s, dir := openTemp(t)
+	h := sessiontracker.NewHasher(s.Secret())
+	k := h.Key("one")
+	_, err := s.Commit(Batch{Sessions: []sessiontracker.Snapshot{{Key: k, Started: tA, LastSeen: tA, User: "alice"}}})
+	require.NoError(t, err)
+	id := func(n int) string { return "webform@@@DropWAC/form_drop(1)_app@@@" + strconv.Itoa(n) + ".xml" }
+	for n := 1; n <= 5; n++ {
+		_, err := s.Commit(Batch{Appended: []sessiontracker.Appended{{Key: k, Started: tA,
+			Entries: []sessiontracker.Entry{{ID: id(n), User: "alice"}}}}})
+		require.NoError(t, err)
+	}
+	_, err = s.Commit(Batch{DropAppendedThrough: 1}) // one of five: deleted by key
+	require.NoError(t, err)
+	assert.Equal(t, 4, appendedRecords(t, s))
+	_, err = s.Commit(Batch{DropAppendedThrough: 4}) // three of four: the bucket is rebuilt
+	require.NoError(t, err)
+	assert.Equal(t, 1, appendedRecords(t, s))
+	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{{Key: k, Started: tA,
+		Entries: []sessiontracker.Entry{{ID: id(6), User: "alice"}}}}})
+	require.NoError(t, err)
+	seq, err := s.AppendedSequence()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(6), seq)
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	assert.Equal(t, []sessiontracker.Entry{{ID: id(5), User: "alice"}, {ID: id(6), User: "alice"}}, loadSessions(t, s)[k].Entries,
+		"the records after each drop, and only those, reach the session")
 }
