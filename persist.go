@@ -1,6 +1,7 @@
 package inubitsessions
 
 import (
+	"cmp"
 	"context"
 	"time"
 
@@ -91,32 +92,52 @@ var finalRetries = []time.Duration{100 * time.Millisecond, 300 * time.Millisecon
 // its entry IDs: after this the state is gone, and the log is the only
 // record an operator has of the forms to clear by hand.
 func (st *state) finalFlush(carry *store.Batch) {
-	err := st.flush(carry, true, true)
+	// flushMu is held through the pauses: a late end written by dispatch
+	// meanwhile would otherwise land before this older batch, which
+	// would then write outdated records over it.
+	st.flushMu.Lock()
+	defer st.flushMu.Unlock()
+	err := st.flushLocked(carry, true, true)
 	for _, pause := range finalRetries {
 		if err == nil {
 			return
 		}
 		time.Sleep(pause)
-		err = st.flush(carry, true, true)
+		err = st.flushLocked(carry, true, true)
 	}
 	if err != nil {
 		st.reportUnsaved(*carry, err)
 	}
 }
 
-// reportUnsaved logs a write that will not be retried, with the entry
-// IDs of ended sessions it held per user (they were to be cleared) and
-// the count of live sessions' changes it held (these are cleared, if at
-// all, only by a later end the next run sees).
+// reportUnsaved logs a write that will not be retried: the entry IDs of
+// the ended sessions it held, per user (they were to be cleared), and
+// those of the live sessions it held (the next run may not know them:
+// they are cleared only if the browser shows them again).
 func (st *state) reportUnsaved(b store.Batch, err error) {
 	ids := 0
 	for _, userIDs := range b.Pending {
 		ids += len(userIDs)
 	}
+	live := make(map[sessiontracker.Key]bool)
+	liveIDs := make(map[string][]string)
+	for _, s := range b.Sessions {
+		live[s.Key] = true
+		for _, e := range s.Entries {
+			liveIDs[cmp.Or(e.User, s.User)] = append(liveIDs[cmp.Or(e.User, s.User)], e.ID)
+		}
+	}
+	for _, a := range b.Appended {
+		live[a.Key] = true
+		for _, e := range a.Entries {
+			liveIDs[e.User] = append(liveIDs[e.User], e.ID)
+		}
+	}
 	st.logger.Load().Error("session state not written and not retried: the entry IDs of these ended sessions "+
 		"will not be cleared by this module; clear them in INUBIT's Queue Manager, then fix the storage",
 		zap.Int("ended_sessions", len(b.Ended)), zap.Int("entry_ids", ids), zap.Any("entry_ids_by_user", b.Pending),
-		zap.Int("live_sessions_not_saved", len(b.Sessions)+len(b.Appended)), zap.Error(err))
+		zap.Int("live_sessions_not_saved", len(live)), zap.Any("live_session_entry_ids_by_user", liveIDs),
+		zap.Error(err))
 }
 
 // changed wakes the persist worker; the tracker calls it when a session
@@ -159,12 +180,19 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 func (st *state) flush(carry *store.Batch, last, fold bool) error {
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
+	return st.flushLocked(carry, last, fold)
+}
+
+// flushLocked is flush for a caller holding flushMu.
+func (st *state) flushLocked(carry *store.Batch, last, fold bool) error {
 	var drop uint64
 	if !fold {
 		drop = st.foldSlice()
 	}
 	changes := st.tracker.TakeChanges(fold)
 	ended := st.takeEnded(last)
+	// A session can end between TakeChanges and takeEnded, so that now
+	// both writes and ends it: the store then only ends it.
 	now := store.Batch{Sessions: changes.Sessions, Appended: changes.Appended, Deleted: changes.Deleted,
 		Fold: fold, DropAppendedThrough: drop}
 	if len(ended) > 0 {

@@ -104,6 +104,7 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 	if b.Empty() {
 		return added, nil
 	}
+	b = b.withoutEnded()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		sessions := tx.Bucket(bucketSessions)
 		for _, k := range b.Deleted {

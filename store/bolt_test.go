@@ -3,6 +3,7 @@ package store
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -195,4 +196,47 @@ func TestMergeKeepsOneCopyPerSessionAndHonoursLaterDeletes(t *testing.T) {
 		"one copy each, the latest; the ended session is not written back")
 	assert.Equal(t, []sessiontracker.Key{b}, carry.Deleted)
 	assert.Equal(t, map[string][]string{"anna": {"x", "y"}}, carry.Pending)
+}
+
+// A session can end after its record was taken for a write and before
+// its end was: the batch then both writes and ends it. It stays ended
+// (the record is not written back after the end deleted it), a later
+// session under the same key is written, and the batch, kept by a
+// caller for a retry, is left as it was.
+func TestBatchThatWritesAndEndsASessionEndsIt(t *testing.T) {
+	s, dir := openTemp(t)
+	h := sessiontracker.NewHasher(s.Secret())
+	k, other := h.Key("k"), h.Key("other")
+	snap := sessiontracker.Snapshot{Key: k, Started: time.Unix(1000, 0), LastSeen: time.Unix(1000, 0), User: "alice",
+		Entries: []sessiontracker.Entry{{ID: "webform@@@W/form_a(1)_app@@@1.xml", User: "alice"}}}
+	_, err := s.Commit(Batch{Sessions: []sessiontracker.Snapshot{snap}})
+	require.NoError(t, err)
+	later := sessiontracker.Snapshot{Key: other, Started: time.Unix(2000, 0), LastSeen: time.Unix(2000, 0), User: "bob"}
+	b := Batch{
+		Sessions: []sessiontracker.Snapshot{snap, later},
+		Appended: []sessiontracker.Appended{{Key: k, Started: snap.Started,
+			Entries: []sessiontracker.Entry{{ID: "webform@@@W/form_a(1)_app@@@2.xml", User: "alice"}}}},
+		Ended:   []EndedSession{{Key: k, Started: snap.Started}, {Key: other, Started: time.Unix(1500, 0)}},
+		Pending: map[string][]string{"alice": {"webform@@@W/form_a(1)_app@@@1.xml", "webform@@@W/form_a(1)_app@@@2.xml"}},
+	}
+	sessions, appended := slices.Clone(b.Sessions), slices.Clone(b.Appended)
+	_, err = s.Commit(b)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, sessions, b.Sessions, "the caller's batch is not changed")
+	assert.Equal(t, appended, b.Appended, "the caller's batch is not changed")
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	stored := map[sessiontracker.Key]bool{}
+	require.NoError(t, s.Sessions(func(snap sessiontracker.Snapshot) error {
+		stored[snap.Key] = true
+		return nil
+	}))
+	assert.Equal(t, map[sessiontracker.Key]bool{other: true}, stored,
+		"the ended session is gone; the session under another start is kept")
+	pending, err := s.Peek("alice", 10)
+	require.NoError(t, err)
+	assert.Len(t, pending, 2)
 }

@@ -9,6 +9,7 @@ package store
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
@@ -77,7 +78,9 @@ type Batch struct {
 	// are written.
 	Deleted []sessiontracker.Key
 	// Ended sessions, removed with Deleted: each only while its key still
-	// holds that session, not a later one under the same key.
+	// holds that session, not a later one under the same key. A session
+	// the batch both writes (Sessions, Appended) and ends is ended: it
+	// ended after its changes were taken.
 	Ended []EndedSession
 	// Fold folds every appended entry written before this batch into
 	// its session's record and drops the appended records. Sessions
@@ -124,6 +127,27 @@ type ParkedEntry struct {
 	Reason string `json:"reason"`
 	// Since is when the entry was parked.
 	Since time.Time `json:"since"`
+}
+
+// withoutEnded returns b without the records and appended entries of
+// sessions it also ends. b's slices are not changed: a failed write's
+// batch is kept and retried as it was.
+func (b Batch) withoutEnded() Batch {
+	if len(b.Ended) == 0 {
+		return b
+	}
+	ended := make(map[endedKey]bool, len(b.Ended))
+	for _, e := range b.Ended {
+		ended[endedKey{e.Key, e.Started.UnixNano()}] = true
+	}
+	endsOwn := func(k sessiontracker.Key, started time.Time) bool { return ended[endedKey{k, started.UnixNano()}] }
+	if slices.ContainsFunc(b.Sessions, func(s sessiontracker.Snapshot) bool { return endsOwn(s.Key, s.Started) }) {
+		b.Sessions = slices.DeleteFunc(slices.Clone(b.Sessions), func(s sessiontracker.Snapshot) bool { return endsOwn(s.Key, s.Started) })
+	}
+	if slices.ContainsFunc(b.Appended, func(a sessiontracker.Appended) bool { return endsOwn(a.Key, a.Started) }) {
+		b.Appended = slices.DeleteFunc(slices.Clone(b.Appended), func(a sessiontracker.Appended) bool { return endsOwn(a.Key, a.Started) })
+	}
+	return b
 }
 
 // Merge adds a later batch to b, as if b were written first and later
