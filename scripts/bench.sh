@@ -27,7 +27,8 @@
 # BENCH_CALIBRATE=1 runs A and B on cmd/benchcaddy (./caddy's modules
 # plus two calibration handlers): BENCH_B_BLOCK=bench_noop is a handler
 # that only calls the next, BENCH_B_BLOCK=bench_wrap one that wraps the
-# response writer as inubit_sessions does and does nothing else.
+# response writer as inubit_sessions does and does nothing else,
+# BENCH_B_BLOCK="bench_burn 2us" one that spins 2 µs per request.
 # BENCH_PERF=1 samples both Caddys of the side section with Linux perf
 # (4,999 Hz, cpu-clock; package linux-perf, installed if missing) in
 # place of the Go profile: fifty times the samples, for costs below a

@@ -1,5 +1,5 @@
 // Command benchcaddy is cmd/caddy plus the calibration handlers of
-// internal/benchcalib (bench_noop, bench_wrap), for scripts/bench.sh
+// internal/benchcalib (bench_noop, bench_wrap, bench_burn), for scripts/bench.sh
 // with BENCH_CALIBRATE=1. Not for deployment.
 package main
 
