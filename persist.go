@@ -87,8 +87,9 @@ func (st *state) persist(ctx context.Context) {
 // coming back before the process ends.
 var finalRetries = []time.Duration{100 * time.Millisecond, 300 * time.Millisecond, time.Second}
 
-// finalFlush writes what is left when the worker stops, retrying a
-// failed write a few times. What still cannot be written is logged with
+// finalFlush writes what is left when the worker stops, folding the
+// appended records, and retries a failed write a few times without the
+// fold. What still cannot be written is logged with
 // its entry IDs: after this the state is gone, and the log is the only
 // record an operator has of the forms to clear by hand.
 func (st *state) finalFlush(carry *store.Batch) {
@@ -97,13 +98,19 @@ func (st *state) finalFlush(carry *store.Batch) {
 	// would then write outdated records over it.
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
+	st.stopped = true
 	err := st.flushLocked(carry, true, true)
 	for _, pause := range finalRetries {
 		if err == nil {
 			return
 		}
 		time.Sleep(pause)
-		err = st.flushLocked(carry, true, true)
+		// Retried without the fold: the sessions' whole records it
+		// carries are what matters, and a smaller write may pass where
+		// the fold's did not (a nearly full disk, a file size limit).
+		// The next start folds.
+		carry.Fold = false
+		err = st.flushLocked(carry, true, false)
 	}
 	if err != nil {
 		st.reportUnsaved(*carry, err)
@@ -185,8 +192,11 @@ func (st *state) flush(carry *store.Batch, last, fold bool) error {
 
 // flushLocked is flush for a caller holding flushMu.
 func (st *state) flushLocked(carry *store.Batch, last, fold bool) error {
+	// After the stop no pass runs: the stop's write folded everything, or
+	// failed and gave up, and then the sessions' flags no longer say
+	// which records a pass would have to write whole before dropping.
 	var drop uint64
-	if !fold {
+	if !fold && !st.stopped {
 		drop = st.foldSlice()
 	}
 	changes := st.tracker.TakeChanges(fold)

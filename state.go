@@ -61,6 +61,9 @@ type state struct {
 	folding         bool
 	foldQueue       []sessiontracker.Key
 	foldThrough     uint64
+	// stopped is set by the persist worker's last write; no fold pass
+	// runs afterwards. Guarded by flushMu.
+	stopped bool
 	// changeSignal wakes the persist worker for session changes;
 	// urgentSignal also ends its pause between writes.
 	changeSignal chan struct{}

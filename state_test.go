@@ -2,12 +2,14 @@ package inubitsessions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,4 +251,63 @@ func TestCrashInTheMiddleOfAFoldPassKeepsEveryEntry(t *testing.T) {
 		}
 		assert.ElementsMatch(t, []string{id(s, 0), id(s, 1), id(s, 2)}, got, "session %d", s)
 	}
+}
+
+// After a stop whose last write failed and gave up, a session that ends
+// late is written by dispatch. That write must not run a fold pass: the
+// stop took every session's appended entries into its lost write, so a
+// pass would list none and drop records written long before the stop.
+// (Found by a review; the scenario is the reviewer's.)
+func TestLateWriteAfterAFailedStopKeepsAppendedRecords(t *testing.T) {
+	afterRecords := foldAfterRecords
+	t.Cleanup(func() { foldAfterRecords = afterRecords })
+	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	defer srv.Close()
+	dir := t.TempDir()
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	id := func(n int) string { return fmt.Sprintf("webform@@@LateWAC/form_late(%d)_app@@@1%03d.xml", n, n) }
+	kA := st.hasher.Key("COOKIE-A")
+	var carry store.Batch
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{id(1)}})
+	require.NoError(t, st.flush(&carry, false, false)) // A whole
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{id(2)}})
+	require.NoError(t, st.flush(&carry, false, false)) // A's second ID appended
+
+	failing := &failingStore{Store: st.store}
+	st.flushMu.Lock()
+	st.store = failing
+	st.flushMu.Unlock()
+	failing.fail.Store(true)
+	st.cancel()
+	st.done.Wait() // the stop's write failed four times and gave up
+	failing.fail.Store(false)
+	foldAfterRecords = 1 // a pass would be due
+
+	kB := st.hasher.Key("COOKIE-B")
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kB, HasKey: true, User: "bob", IDs: []string{id(9)}})
+	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kB, HasKey: true, Logout: true}))
+	require.NoError(t, st.store.Close())
+
+	st = startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	defer st.Destruct()
+	ended := st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, Logout: true})
+	require.NotNil(t, ended)
+	var got []string
+	for _, e := range ended.Entries {
+		got = append(got, e.ID)
+	}
+	assert.ElementsMatch(t, []string{id(1), id(2)}, got, "the appended ID written before the stop is kept")
+}
+
+// failingStore fails every commit while fail is set.
+type failingStore struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *failingStore) Commit(b store.Batch) (map[string]int, error) {
+	if f.fail.Load() {
+		return nil, errors.New("injected: disk full")
+	}
+	return f.Store.Commit(b)
 }

@@ -1,0 +1,184 @@
+package inubitsessions
+
+import (
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+	"github.com/inubit-caddy/caddy-inubit-sessions/store"
+)
+
+// stopStore fails Commit while failAll is set, and fails commits with
+// Fold set (the worker's last write) while failFold is set.
+type stopStore struct {
+	store.Store
+	failAll, failFold atomic.Bool
+}
+
+func (f *stopStore) Commit(b store.Batch) (map[string]int, error) {
+	if f.failAll.Load() || (b.Fold && f.failFold.Load()) {
+		return nil, errors.New("flaky: disk full")
+	}
+	return f.Store.Commit(b)
+}
+
+func stopID(s string, n int) string {
+	return fmt.Sprintf("webform@@@ReviewWAC/form_%s(%d)_app@@@1%03d.xml", s, n, n)
+}
+
+// swapFlaky puts a stopStore in front of st's store; flush reads st.store
+// only under flushMu.
+func swapFlaky(st *state) *stopStore {
+	st.flushMu.Lock()
+	defer st.flushMu.Unlock()
+	f := &stopStore{Store: st.store}
+	st.store = f
+	return f
+}
+
+func waitClosed(t *testing.T, st *state) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		st.endedMu.Lock()
+		defer st.endedMu.Unlock()
+		return st.closed
+	}, 5*time.Second, time.Millisecond)
+}
+
+// lateEnd creates a session and ends it after the stop, so that dispatch
+// writes it itself (the late-end path).
+func lateEnd(st *state, cookie string) {
+	k := st.hasher.Key(cookie)
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "bob", IDs: []string{stopID("bob", 9)}})
+	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, Logout: true}))
+}
+
+func stopEntryIDs(e *sessiontracker.Ended) []string {
+	var got []string
+	for _, en := range e.Entries {
+		got = append(got, en.ID)
+	}
+	return got
+}
+
+func reopenAndEnd(t *testing.T, dir, cookie string) []string {
+	t.Helper()
+	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	defer srv.Close()
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	defer st.Destruct()
+	ended := st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: st.hasher.Key(cookie), HasKey: true, Logout: true})
+	require.NotNil(t, ended, "session %s restored", cookie)
+	return stopEntryIDs(ended)
+}
+
+func setFoldAfterRecords(t *testing.T, n int) {
+	old := foldAfterRecords
+	foldAfterRecords = n
+	t.Cleanup(func() { foldAfterRecords = old })
+}
+
+// The stop's write fails and is retried; meanwhile a session ends late
+// and a fold pass would be due. A crash right after the late write must
+// still find the appended entry A had written before the stop: the late
+// write runs no pass (the stop took every session's appended entries into
+// its own, unwritten, batch, so a pass would list none and drop their
+// records), and it waits for the stop's retries. The scenarios in this
+// file come from a review of the stop path.
+func TestCrashDuringTheStopsRetriesKeepsAppendedRecords(t *testing.T) {
+	setFoldAfterRecords(t, 1<<30)
+	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	defer srv.Close()
+	dir, crashed := t.TempDir(), t.TempDir()
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	kA := st.hasher.Key("COOKIE-A")
+	var c store.Batch
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}})
+	require.NoError(t, st.flush(&c, false, false)) // A whole
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 2)}})
+	require.NoError(t, st.flush(&c, false, false)) // A's second entry: an appended record, committed
+
+	f := swapFlaky(st)
+	f.failAll.Store(true)
+	f.failFold.Store(true)
+	st.cancel() // the worker's last write fails and is retried
+	waitClosed(t, st)
+	st.flushMu.Lock()
+	f.failAll.Store(false) // the store is back, but the worker sleeps before its retry
+	foldAfterRecords = 1   // a pass is due (appendedRecords is 1)
+	st.flushMu.Unlock()
+
+	lateEnd(st, "COOKIE-B")
+	image, err := os.ReadFile(filepath.Join(dir, store.FileName)) // a crash now
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(crashed, store.FileName), image, 0o600))
+	f.failFold.Store(false)
+	st.done.Wait()
+	require.NoError(t, st.store.Close())
+
+	assert.ElementsMatch(t, []string{stopID("a", 1), stopID("a", 2)}, reopenAndEnd(t, crashed, "COOKIE-A"),
+		"A's second entry was durable before the stop")
+}
+
+// Only the stop's folding write fails (as a large write may on a nearly
+// full disk): the retries go without the fold and land, and A's later
+// change (a user and a second entry), written after them, is kept.
+func TestStopRetriesWithoutTheFoldBeforeLateWrites(t *testing.T) {
+	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	defer srv.Close()
+	dir := t.TempDir()
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	kA := st.hasher.Key("COOKIE-A")
+	f := swapFlaky(st)
+	f.failAll.Store(true)
+	f.failFold.Store(true)
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, IDs: []string{stopID("a", 1)}})
+	st.cancel()
+	waitClosed(t, st)
+	f.failAll.Store(false)
+	// A request that outlived the shutdown: A gains a user and an entry
+	// (a whole record), and another session ends, so dispatch writes.
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 2)}})
+	lateEnd(st, "COOKIE-B")
+	f.failFold.Store(false) // the worker's retry now lands, after the late write
+	st.done.Wait()
+	require.NoError(t, st.store.Close())
+	assert.ElementsMatch(t, []string{stopID("a", 1), stopID("a", 2)}, reopenAndEnd(t, dir, "COOKIE-A"))
+}
+
+// A session that ends during the stop's retries stays ended: its end is
+// written after the retried batch that holds its record, not before.
+func TestSessionEndedDuringTheStopsRetriesStaysEnded(t *testing.T) {
+	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	defer srv.Close()
+	dir := t.TempDir()
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	kA := st.hasher.Key("COOKIE-A")
+	f := swapFlaky(st)
+	f.failAll.Store(true)
+	f.failFold.Store(true)
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}})
+	st.cancel()
+	waitClosed(t, st)
+	f.failAll.Store(false)
+	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, Logout: true}))
+	f.failFold.Store(false)
+	st.done.Wait()
+	require.NoError(t, st.store.Close())
+
+	srv2 := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	defer srv2.Close()
+	st = startState(t, dir, srv2.URL+fakeinubit.ClearPath)
+	defer st.Destruct()
+	assert.False(t, st.tracker.Has(kA), "A logged out; its IDs are queued, its record must be gone")
+}
