@@ -89,9 +89,9 @@ var finalRetries = []time.Duration{100 * time.Millisecond, 300 * time.Millisecon
 
 // finalFlush writes what is left when the worker stops, folding the
 // appended records, and retries a failed write a few times without the
-// fold. What still cannot be written is logged with
-// its entry IDs: after this the state is gone, and the log is the only
-// record an operator has of the forms to clear by hand.
+// fold. What still cannot be written is logged with its entry IDs: after
+// this the state is gone, and the log is the only record an operator has
+// of the forms to clear by hand.
 func (st *state) finalFlush(carry *store.Batch) {
 	// flushMu is held through the pauses: a late end written by dispatch
 	// meanwhile would otherwise land before this older batch, which

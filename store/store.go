@@ -140,12 +140,13 @@ func (b Batch) withoutEnded() Batch {
 	for _, e := range b.Ended {
 		ended[endedKey{e.Key, e.Started.UnixNano()}] = true
 	}
-	endsOwn := func(k sessiontracker.Key, started time.Time) bool { return ended[endedKey{k, started.UnixNano()}] }
-	if slices.ContainsFunc(b.Sessions, func(s sessiontracker.Snapshot) bool { return endsOwn(s.Key, s.Started) }) {
-		b.Sessions = slices.DeleteFunc(slices.Clone(b.Sessions), func(s sessiontracker.Snapshot) bool { return endsOwn(s.Key, s.Started) })
+	endedSession := func(s sessiontracker.Snapshot) bool { return ended[endedKey{s.Key, s.Started.UnixNano()}] }
+	endedAppended := func(a sessiontracker.Appended) bool { return ended[endedKey{a.Key, a.Started.UnixNano()}] }
+	if slices.ContainsFunc(b.Sessions, endedSession) {
+		b.Sessions = slices.DeleteFunc(slices.Clone(b.Sessions), endedSession)
 	}
-	if slices.ContainsFunc(b.Appended, func(a sessiontracker.Appended) bool { return endsOwn(a.Key, a.Started) }) {
-		b.Appended = slices.DeleteFunc(slices.Clone(b.Appended), func(a sessiontracker.Appended) bool { return endsOwn(a.Key, a.Started) })
+	if slices.ContainsFunc(b.Appended, endedAppended) {
+		b.Appended = slices.DeleteFunc(slices.Clone(b.Appended), endedAppended)
 	}
 	return b
 }
