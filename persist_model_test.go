@@ -1,13 +1,11 @@
 package inubitsessions
 
 import (
-	"errors"
 	"fmt"
 	"math/rand"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,21 +18,6 @@ import (
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
 	"github.com/inubit-caddy/caddy-inubit-sessions/store"
 )
-
-// failFirstFold fails the first commit with Fold set (the stop's).
-type failFirstFold struct {
-	store.Store
-	failed atomic.Bool
-	hit    chan struct{}
-}
-
-func (f *failFirstFold) Commit(b store.Batch) (map[string]int, error) {
-	if b.Fold && f.failed.CompareAndSwap(false, true) {
-		close(f.hit)
-		return nil, errors.New("injected: store briefly unavailable")
-	}
-	return f.Store.Commit(b)
-}
 
 // A stop whose last write fails once retries it while requests that
 // outlived the shutdown still end, log in and rotate sessions, which
@@ -59,15 +42,14 @@ func TestRetriedLastWriteDoesNotUndoLateWrites(t *testing.T) {
 	obs(r, "alice", "r2")
 	time.Sleep(5 * minWriteGap) // appended records: K, L and R are written whole by the stop
 
-	wrap := &failFirstFold{hit: make(chan struct{})}
-	st.flushMu.Lock()
-	wrap.Store = st.store
-	st.store = wrap
-	st.flushMu.Unlock()
+	faulty := swapFaulty(st)
+	faulty.foldFailed = make(chan struct{})
+	faulty.failFold.Store(true)
 
 	stopped := make(chan struct{})
 	go func() { st.cancel(); st.done.Wait(); close(stopped) }()
-	<-wrap.hit // the stop's write failed; the worker sleeps 100 ms before retrying
+	<-faulty.foldFailed // the stop's write failed; the worker sleeps 100 ms before retrying
+	faulty.failFold.Store(false)
 	// Requests that outlived the shutdown: K logs in with a new ID, R's
 	// cookie rotates, L logs out (dispatch writes at once: closed).
 	obs(k, "alice", "k3")
@@ -89,20 +71,6 @@ func TestRetriedLastWriteDoesNotUndoLateWrites(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"k1", "k2", "k3"}, got, "k3 was committed by the late write")
 	assert.Equal(t, "alice", ended.User)
-}
-
-// flakyStore fails a share p of its commits.
-type flakyStore struct {
-	store.Store
-	rng *rand.Rand
-	p   float64
-}
-
-func (f *flakyStore) Commit(b store.Batch) (map[string]int, error) {
-	if f.rng.Float64() < f.p {
-		return nil, errors.New("injected")
-	}
-	return f.Store.Commit(b)
 }
 
 // A model of the persist path under random traffic: entries added,
@@ -132,7 +100,7 @@ func runFoldModel(t *testing.T, seed int64) {
 	cl, err := cleaner.New(cleaner.Config{Endpoint: inubit.URL + fakeinubit.ClearPath, Username: "svc", Password: "pw"},
 		storeQueue{db}, zap.NewNop())
 	require.NoError(t, err)
-	st := &state{dir: dir, store: &flakyStore{Store: db, rng: rng, p: 0.25}, hasher: sessiontracker.NewHasher(db.Secret()),
+	st := &state{dir: dir, store: &faultyStore{Store: db, rng: rng, share: 0.25}, hasher: sessiontracker.NewHasher(db.Secret()),
 		tracker: sessiontracker.New(sessiontracker.Config{IdleTimeout: 100 * time.Hour}), cleaner: cl, lastFold: time.Now()}
 	ts := testSettings()
 	st.settings.Store(&ts)

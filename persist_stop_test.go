@@ -1,12 +1,10 @@
 package inubitsessions
 
 import (
-	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,32 +16,8 @@ import (
 	"github.com/inubit-caddy/caddy-inubit-sessions/store"
 )
 
-// stopStore fails Commit while failAll is set, and fails commits with
-// Fold set (the worker's last write) while failFold is set.
-type stopStore struct {
-	store.Store
-	failAll, failFold atomic.Bool
-}
-
-func (f *stopStore) Commit(b store.Batch) (map[string]int, error) {
-	if f.failAll.Load() || (b.Fold && f.failFold.Load()) {
-		return nil, errors.New("flaky: disk full")
-	}
-	return f.Store.Commit(b)
-}
-
 func stopID(s string, n int) string {
 	return fmt.Sprintf("webform@@@ReviewWAC/form_%s(%d)_app@@@1%03d.xml", s, n, n)
-}
-
-// swapFlaky puts a stopStore in front of st's store; flush reads st.store
-// only under flushMu.
-func swapFlaky(st *state) *stopStore {
-	st.flushMu.Lock()
-	defer st.flushMu.Unlock()
-	f := &stopStore{Store: st.store}
-	st.store = f
-	return f
 }
 
 func waitClosed(t *testing.T, st *state) {
@@ -108,7 +82,7 @@ func TestCrashDuringTheStopsRetriesKeepsAppendedRecords(t *testing.T) {
 	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 2)}})
 	require.NoError(t, st.flush(&c, false, false)) // A's second entry: an appended record, committed
 
-	f := swapFlaky(st)
+	f := swapFaulty(st)
 	f.failAll.Store(true)
 	f.failFold.Store(true)
 	st.cancel() // the worker's last write fails and is retried
@@ -139,7 +113,7 @@ func TestStopRetriesWithoutTheFoldBeforeLateWrites(t *testing.T) {
 	dir := t.TempDir()
 	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
 	kA := st.hasher.Key("COOKIE-A")
-	f := swapFlaky(st)
+	f := swapFaulty(st)
 	f.failAll.Store(true)
 	f.failFold.Store(true)
 	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, IDs: []string{stopID("a", 1)}})
@@ -164,7 +138,7 @@ func TestSessionEndedDuringTheStopsRetriesStaysEnded(t *testing.T) {
 	dir := t.TempDir()
 	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
 	kA := st.hasher.Key("COOKIE-A")
-	f := swapFlaky(st)
+	f := swapFaulty(st)
 	f.failAll.Store(true)
 	f.failFold.Store(true)
 	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}})

@@ -2,14 +2,12 @@ package inubitsessions
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,14 +271,11 @@ func TestLateWriteAfterAFailedStopKeepsAppendedRecords(t *testing.T) {
 	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{id(2)}})
 	require.NoError(t, st.flush(&carry, false, false)) // A's second ID appended
 
-	failing := &failingStore{Store: st.store}
-	st.flushMu.Lock()
-	st.store = failing
-	st.flushMu.Unlock()
-	failing.fail.Store(true)
+	failing := swapFaulty(st)
+	failing.failAll.Store(true)
 	st.cancel()
 	st.done.Wait() // the stop's write failed four times and gave up
-	failing.fail.Store(false)
+	failing.failAll.Store(false)
 	foldAfterRecords = 1 // a pass would be due
 
 	kB := st.hasher.Key("COOKIE-B")
@@ -297,17 +292,4 @@ func TestLateWriteAfterAFailedStopKeepsAppendedRecords(t *testing.T) {
 		got = append(got, e.ID)
 	}
 	assert.ElementsMatch(t, []string{id(1), id(2)}, got, "the appended ID written before the stop is kept")
-}
-
-// failingStore fails every commit while fail is set.
-type failingStore struct {
-	store.Store
-	fail atomic.Bool
-}
-
-func (f *failingStore) Commit(b store.Batch) (map[string]int, error) {
-	if f.fail.Load() {
-		return nil, errors.New("injected: disk full")
-	}
-	return f.Store.Commit(b)
 }
