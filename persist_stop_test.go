@@ -108,18 +108,8 @@ func TestCrashDuringTheStopsRetriesKeepsAppendedRecords(t *testing.T) {
 // full disk): the retries go without the fold and land, and A's later
 // change (a user and a second entry), written after them, is kept.
 func TestStopRetriesWithoutTheFoldBeforeLateWrites(t *testing.T) {
-	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
-	defer srv.Close()
 	dir := t.TempDir()
-	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
-	kA := st.hasher.Key("COOKIE-A")
-	f := swapFaulty(st)
-	f.failAll.Store(true)
-	f.failFold.Store(true)
-	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, IDs: []string{stopID("a", 1)}})
-	st.cancel()
-	waitClosed(t, st)
-	f.failAll.Store(false)
+	st, f, kA := stopWhileTheFoldFails(t, dir, "") // A has no user yet
 	// A request that outlived the shutdown: A gains a user and an entry
 	// (a whole record), and another session ends, so dispatch writes.
 	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 2)}})
@@ -133,18 +123,8 @@ func TestStopRetriesWithoutTheFoldBeforeLateWrites(t *testing.T) {
 // A session that ends during the stop's retries stays ended: its end is
 // written after the retried batch that holds its record, not before.
 func TestSessionEndedDuringTheStopsRetriesStaysEnded(t *testing.T) {
-	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
-	defer srv.Close()
 	dir := t.TempDir()
-	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
-	kA := st.hasher.Key("COOKIE-A")
-	f := swapFaulty(st)
-	f.failAll.Store(true)
-	f.failFold.Store(true)
-	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}})
-	st.cancel()
-	waitClosed(t, st)
-	f.failAll.Store(false)
+	st, f, kA := stopWhileTheFoldFails(t, dir, "alice")
 	st.dispatch(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, Logout: true}))
 	f.failFold.Store(false)
 	st.done.Wait()
@@ -155,4 +135,25 @@ func TestSessionEndedDuringTheStopsRetriesStaysEnded(t *testing.T) {
 	st = startState(t, dir, srv2.URL+fakeinubit.ClearPath)
 	defer st.Destruct()
 	assert.False(t, st.tracker.Has(kA), "A logged out; its IDs are queued, its record must be gone")
+}
+
+// stopWhileTheFoldFails starts a state in dir whose session A (cookie
+// COOKIE-A, with user, which may be empty) holds one entry, and stops it
+// with a store that fails every write; it returns once the stop's first
+// write has failed, with the store failing only folding writes from then
+// on. The stop's worker is still retrying: wait for st.done.
+func stopWhileTheFoldFails(t *testing.T, dir, user string) (*state, *faultyStore, sessiontracker.Key) {
+	t.Helper()
+	srv := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	t.Cleanup(srv.Close)
+	st := startState(t, dir, srv.URL+fakeinubit.ClearPath)
+	kA := st.hasher.Key("COOKIE-A")
+	f := swapFaulty(st)
+	f.failAll.Store(true)
+	f.failFold.Store(true)
+	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: user, IDs: []string{stopID("a", 1)}})
+	st.cancel()
+	waitClosed(t, st)
+	f.failAll.Store(false)
+	return st, f, kA
 }
