@@ -6,9 +6,7 @@ import (
 	"encoding"
 	"encoding/hex"
 	"hash"
-	"hash/maphash"
 	"sync"
-	"sync/atomic"
 )
 
 // Key identifies a browser session without revealing its cookie value:
@@ -32,26 +30,6 @@ type Hasher struct {
 	// hashes the value and the inner sum.
 	innerState, outerState []byte
 	pool                   sync.Pool // of *keyScratch
-	// recent remembers the Keys of recently hashed values: a browser
-	// sends the same cookie with every request, and the HMAC is the
-	// largest part of a tracked request's cost. Slots are found and
-	// checked by a 128-bit fingerprint of the value under two random
-	// per-process seeds, so the cache holds no cookie value, and another
-	// value takes a slot's Key only by matching all 128 bits.
-	recent [recentKeys]atomic.Pointer[recentKey]
-	seedA  maphash.Seed
-	seedB  maphash.Seed
-}
-
-// recentKeys is the number of slots of Hasher.recent (a power of two):
-// about 2,000 sessions active at once find their Key there most of the
-// time; more only cost more misses.
-const recentKeys = 4096
-
-// recentKey is one slot's entry: a value's fingerprint and its Key.
-type recentKey struct {
-	a, b uint64
-	key  Key
 }
 
 // keyScratch is one goroutine's working set for a Key: two SHA-256
@@ -71,7 +49,7 @@ const stackValue = 512
 // 32 random bytes and must stay the same for as long as Keys derived from
 // it are kept.
 func NewHasher(secret []byte) *Hasher {
-	h := &Hasher{secret: append([]byte(nil), secret...), seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed()}
+	h := &Hasher{secret: append([]byte(nil), secret...)}
 	key := h.secret
 	if len(key) > sha256.BlockSize {
 		sum := sha256.Sum256(key)
@@ -102,22 +80,9 @@ func absorbed(block []byte) []byte {
 }
 
 // Key returns the Key of one cookie value: HMAC-SHA256 truncated to 16
-// bytes. The request path calls it once or twice per request; it
-// allocates only when the value's Key is not among the recent ones.
+// bytes. The request path calls it once or twice per request; it does
+// not allocate.
 func (h *Hasher) Key(cookieValue string) Key {
-	a, b := maphash.String(h.seedA, cookieValue), maphash.String(h.seedB, cookieValue)
-	slot := &h.recent[a%recentKeys]
-	if r := slot.Load(); r != nil && r.a == a && r.b == b {
-		return r.key
-	}
-	k := h.compute(cookieValue)
-	slot.Store(&recentKey{a: a, b: b, key: k})
-	return k
-}
-
-// compute derives the Key of a value: HMAC-SHA256 under the secret,
-// truncated.
-func (h *Hasher) compute(cookieValue string) Key {
 	var k Key
 	if len(cookieValue) > stackValue {
 		mac := hmac.New(sha256.New, h.secret)

@@ -4,8 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding"
-	"fmt"
-	"hash/maphash"
 	"strings"
 	"testing"
 
@@ -33,7 +31,6 @@ func TestHasherKeyIsHMACSHA256(t *testing.T) {
 			var want Key
 			copy(want[:], mac.Sum(nil))
 			assert.Equal(t, want, h.Key(v), "secret of %d bytes, value of %d bytes", len(secret), len(v))
-			assert.Equal(t, want, h.Key(v), "remembered: secret of %d bytes, value of %d bytes", len(secret), len(v))
 		}
 	}
 }
@@ -48,20 +45,11 @@ func TestHasherKeyDoesNotAllocate(t *testing.T) {
 	assert.Zero(t, allocs)
 }
 
-// BenchmarkHasherKey: the Key of a value seen before (a browser's next
-// request) and of a new value each time.
 func BenchmarkHasherKey(b *testing.B) {
 	h := NewHasher([]byte(strings.Repeat("k", 32)))
-	b.Run("remembered", func(b *testing.B) {
-		for b.Loop() {
-			_ = h.Key("8D0E6C4F2B3A19E7D5C3B1A0F9E8D7C6")
-		}
-	})
-	b.Run("computed", func(b *testing.B) {
-		for b.Loop() {
-			_ = h.compute("8D0E6C4F2B3A19E7D5C3B1A0F9E8D7C6")
-		}
-	})
+	for b.Loop() {
+		_ = h.Key("8D0E6C4F2B3A19E7D5C3B1A0F9E8D7C6")
+	}
 }
 
 // The scratch a Key is computed in goes back to a pool: it must hold no
@@ -80,28 +68,4 @@ func TestHasherScratchKeepsNoCookieValue(t *testing.T) {
 		assert.NotContains(t, string(inner), part)
 		assert.NotContains(t, string(outer), part)
 	}
-}
-
-// Remembered Keys stay right when values outnumber the slots, so that
-// slots are shared and taken over, and a slot whose fingerprint matches
-// in one half only is not taken for the value's.
-func TestHasherRemembersKeysByTheWholeFingerprint(t *testing.T) {
-	h := NewHasher([]byte(strings.Repeat("k", 32)))
-	values := make([]string, 3*recentKeys)
-	for i := range values {
-		values[i] = fmt.Sprintf("COOKIE-%08d.node0", i)
-	}
-	for range 2 {
-		for _, v := range values {
-			assert.Equal(t, h.compute(v), h.Key(v), v)
-		}
-	}
-
-	const v = "8D0E6C4F2B3A19E7D5C3B1A0F9E8D7C6"
-	a, b := maphash.String(h.seedA, v), maphash.String(h.seedB, v)
-	other := h.compute("another value")
-	h.recent[a%recentKeys].Store(&recentKey{a: a, b: b + 1, key: other})
-	assert.Equal(t, h.compute(v), h.Key(v), "half a fingerprint is not a match")
-	h.recent[a%recentKeys].Store(&recentKey{a: a + recentKeys, b: b, key: other})
-	assert.Equal(t, h.compute(v), h.Key(v), "nor is the other half")
 }
