@@ -338,9 +338,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		(obs.User == "" || obs.User == sessionUser) {
 		return err // nothing new: Touch has recorded the activity
 	}
-	if ended := h.state.tracker.Observe(now, obs); ended != nil {
-		h.state.dispatch(ended)
-	}
+	h.state.observed(h.state.tracker.Observe(now, obs))
 	return err
 }
 

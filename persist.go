@@ -172,7 +172,9 @@ func (st *state) takeEnded(last bool) []*sessiontracker.Ended {
 	defer st.endedMu.Unlock()
 	ended := st.ended
 	st.ended = nil
-	st.closed = st.closed || last
+	if last {
+		st.late.Store(true)
+	}
 	return ended
 }
 

@@ -20,13 +20,11 @@ func stopID(s string, n int) string {
 	return fmt.Sprintf("webform@@@ReviewWAC/form_%s(%d)_app@@@1%03d.xml", s, n, n)
 }
 
-func waitClosed(t *testing.T, st *state) {
+// waitLate waits until the stop's last write has taken the ended
+// sessions (its first attempt), after which requests write themselves.
+func waitLate(t *testing.T, st *state) {
 	t.Helper()
-	require.Eventually(t, func() bool {
-		st.endedMu.Lock()
-		defer st.endedMu.Unlock()
-		return st.closed
-	}, 5*time.Second, time.Millisecond)
+	require.Eventually(t, st.late.Load, 5*time.Second, time.Millisecond)
 }
 
 // lateEnd creates a session and ends it after the stop, so that dispatch
@@ -86,7 +84,7 @@ func TestCrashDuringTheStopsRetriesKeepsAppendedRecords(t *testing.T) {
 	f.failAll.Store(true)
 	f.failFold.Store(true)
 	st.cancel() // the worker's last write fails and is retried
-	waitClosed(t, st)
+	waitLate(t, st)
 	st.flushMu.Lock()
 	f.failAll.Store(false) // the store is back, but the worker sleeps before its retry
 	foldAfterRecords = 1   // a pass is due (appendedRecords is 1)
@@ -153,7 +151,29 @@ func stopWhileTheFoldFails(t *testing.T, dir, user string) (*state, *faultyStore
 	f.failFold.Store(true)
 	st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: kA, HasKey: true, User: user, IDs: []string{stopID("a", 1)}})
 	st.cancel()
-	waitClosed(t, st)
+	waitLate(t, st)
 	f.failAll.Store(false)
 	return st, f, kA
+}
+
+// A request that outlived its server's shutdown and added an ID to a
+// live session writes it itself, as no worker will: the ID is there
+// after a restart. When the store is already closed, the ID is logged
+// as not written, not lost silently. (A review's scenario.)
+func TestLateIDOfALiveSessionIsWrittenOrReported(t *testing.T) {
+	dir := t.TempDir()
+	st, logs := startObservedState(t, dir)
+	k := st.hasher.Key("LIVE")
+	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}}))
+	st.cancel()
+	st.done.Wait() // the stop's last write succeeded; the store is still open
+	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 2)}}))
+	require.NoError(t, st.store.Close())
+	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 3)}}))
+
+	unsaved := logs.FilterMessageSnippet("not written and not retried").All()
+	require.Len(t, unsaved, 1)
+	assert.Contains(t, unsaved[0].ContextMap()["live_session_entry_ids_by_user"], "alice")
+	assert.Contains(t, fmt.Sprint(unsaved[0].ContextMap()["live_session_entry_ids_by_user"]), stopID("a", 3))
+	assert.ElementsMatch(t, []string{stopID("a", 1), stopID("a", 2)}, reopenAndEnd(t, dir, "LIVE"))
 }

@@ -41,11 +41,12 @@ type state struct {
 	cleaner   *cleaner.Cleaner
 
 	// ended sessions wait here for the persist worker, which is woken
-	// through endedSignal; after its final pass, closed is set and late
-	// ends are written directly.
+	// through endedSignal. Once its last write has taken them, late is
+	// set: requests that outlived their server's shutdown then write
+	// their changes and ends themselves (writeLate).
 	endedMu     sync.Mutex
 	ended       []*sessiontracker.Ended
-	closed      bool
+	late        atomic.Bool
 	endedSignal chan struct{}
 	// flushMu makes writes to the store one at a time, from taking the
 	// tracker's changes to the commit: a write taken later never lands
@@ -332,21 +333,34 @@ func (st *state) dispatch(ended ...*sessiontracker.Ended) {
 				zap.Duration("age", time.Since(e.Started)), zap.Duration("idle", time.Since(e.LastSeen)))
 		}
 	}
-	st.endedMu.Lock()
-	closed := st.closed
-	st.endedMu.Unlock()
-	if closed {
-		// Requests that outlived their server's shutdown: the worker
-		// has stopped, so no later write would retry this one.
-		var carry store.Batch
-		if err := st.flush(&carry, false, false); err != nil {
-			st.reportUnsaved(carry, err)
-		}
+	if st.late.Load() {
+		st.writeLate()
 		return
 	}
 	select {
 	case st.endedSignal <- struct{}{}:
 	default:
+	}
+}
+
+// observed follows a request's Observe: an ended session goes to
+// dispatch, and after the persist worker's last write, when no worker
+// would write a live session's change, the request writes it itself.
+func (st *state) observed(ended *sessiontracker.Ended) {
+	if ended != nil {
+		st.dispatch(ended)
+	} else if st.late.Load() {
+		st.writeLate()
+	}
+}
+
+// writeLate writes what requests that outlived their server's shutdown
+// changed or ended. The worker has stopped, so nothing retries a failed
+// write: it is reported instead.
+func (st *state) writeLate() {
+	var carry store.Batch
+	if err := st.flush(&carry, false, false); err != nil {
+		st.reportUnsaved(carry, err)
 	}
 }
 
