@@ -2,6 +2,7 @@ package inubitsessions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"sync"
@@ -144,6 +145,17 @@ func newState(dir string, isDefault bool, cfg cleaner.Config, ts trackerSettings
 		restored++
 		return nil
 	})
+	if damaged := (*store.DamagedError)(nil); errors.As(err, &damaged) {
+		shorts := make([]string, len(damaged.Keys))
+		for i, k := range damaged.Keys {
+			shorts[i] = k.Short()
+		}
+		logger.Error("stored session records cannot be read and were passed over: those browser sessions "+
+			"are not restored, and entry IDs only in those records will not be cleared by this module; "+
+			"entries appended to them were queued for clearing. The rest of the store was loaded",
+			zap.String("storage", dir), zap.Strings("sessions", shorts), zap.Error(damaged.Err))
+		err = nil
+	}
 	if err == nil {
 		st.cleaner, err = cleaner.New(cfg, storeQueue{db}, logger.Named("cleaner"))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -292,4 +293,40 @@ func TestLateWriteAfterAFailedStopKeepsAppendedRecords(t *testing.T) {
 		got = append(got, e.ID)
 	}
 	assert.ElementsMatch(t, []string{id(1), id(2)}, got, "the appended ID written before the stop is kept")
+}
+
+// A damaged session record does not keep Caddy from starting: the other
+// sessions and the queue are loaded, and an error names the sessions
+// passed over. (A review's scenario: before, newState failed.)
+func TestDamagedSessionRecordDoesNotStopTheStart(t *testing.T) {
+	dir := t.TempDir()
+	db, err := store.OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	h := sessiontracker.NewHasher(db.Secret())
+	good, bad := h.Key("GOOD"), h.Key("BAD")
+	now := time.Now()
+	_, err = db.Commit(store.Batch{
+		Sessions: []sessiontracker.Snapshot{
+			{Key: good, Started: now, LastSeen: now, User: "alice", Entries: []sessiontracker.Entry{{ID: testID, User: "alice"}}},
+			{Key: bad, Started: now, LastSeen: now, User: "bob"},
+		},
+		Pending: map[string][]string{"carol": {testID}},
+	})
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+	raw, err := bolt.Open(filepath.Join(dir, store.FileName), 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, raw.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("sessions")).Put(bad[:], []byte{1, 0xff}) // truncated
+	}))
+	require.NoError(t, raw.Close())
+
+	st, logs := startObservedState(t, dir)
+	defer st.Destruct()
+	assert.True(t, st.tracker.Has(good))
+	assert.False(t, st.tracker.Has(bad))
+	assert.Equal(t, 1, st.cleaner.Pending()["carol"], "the queue is loaded")
+	damaged := logs.FilterMessageSnippet("cannot be read and were passed over").All()
+	require.Len(t, damaged, 1)
+	assert.Equal(t, []any{bad.Short()}, damaged[0].ContextMap()["sessions"])
 }

@@ -128,11 +128,14 @@ func emptyAppended(tx *bolt.Tx) error {
 func foldAppended(tx *bolt.Tx, skip map[sessiontracker.Key]bool) error {
 	sessions := tx.Bucket(bucketSessions)
 	type grown struct {
-		snap  sessiontracker.Snapshot
-		held  map[string]bool // IDs in snap.Entries
-		added bool
+		snap    sessiontracker.Snapshot
+		held    map[string]bool // IDs in snap.Entries
+		added   bool
+		damaged bool // its record cannot be read
 	}
 	found := make(map[sessiontracker.Key]*grown)
+	pending := tx.Bucket(bucketPending)
+	now := stamp(time.Now())
 	err := tx.Bucket(bucketAppended).ForEach(func(_, v []byte) error {
 		a, err := decodeAppended(v)
 		if err != nil {
@@ -149,13 +152,25 @@ func foldAppended(tx *bolt.Tx, skip map[sessiontracker.Key]bool) error {
 			found[a.Key] = g
 			if rec := sessions.Get(a.Key[:]); rec != nil {
 				if g.snap, err = decodeSession(a.Key[:], rec); err != nil {
-					return err
-				}
-				g.held = make(map[string]bool, len(g.snap.Entries))
-				for _, e := range g.snap.Entries {
-					g.held[e.ID] = true
+					g.damaged = true
+				} else {
+					g.held = make(map[string]bool, len(g.snap.Entries))
+					for _, e := range g.snap.Entries {
+						g.held[e.ID] = true
+					}
 				}
 			}
+		}
+		if g.damaged {
+			// The session cannot be restored (Sessions passes its record
+			// over), so its end will never come: its readable entries
+			// are queued for clearing now instead of dropped.
+			for _, e := range a.Entries {
+				if _, err := putPending(pending, e.User, e.ID, now); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		if g.held == nil || !g.snap.Started.Equal(a.Started) {
 			return nil // ended, or an earlier session under the same key

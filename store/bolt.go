@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -157,14 +158,13 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 		now := stamp(time.Now())
 		for user, ids := range b.Pending {
 			for _, id := range ids {
-				k := pendingKey(user, id)
-				if pending.Get(k) != nil {
-					continue
-				}
-				if err := pending.Put(k, now); err != nil {
+				queued, err := putPending(pending, user, id, now)
+				if err != nil {
 					return err
 				}
-				added[user]++
+				if queued {
+					added[user]++
+				}
 			}
 		}
 		return nil
@@ -173,6 +173,16 @@ func (s *Bolt) Commit(b Batch) (map[string]int, error) {
 		return nil, fmt.Errorf("writing store: %w", err)
 	}
 	return added, nil
+}
+
+// putPending queues id for user, stamped now, unless it is queued
+// already; it reports whether it queued it.
+func putPending(pending *bolt.Bucket, user, id string, now []byte) (bool, error) {
+	k := pendingKey(user, id)
+	if pending.Get(k) != nil {
+		return false, nil
+	}
+	return true, pending.Put(k, now)
 }
 
 func stamp(t time.Time) []byte {
@@ -185,15 +195,24 @@ func (s *Bolt) Sessions(fn func(sessiontracker.Snapshot) error) error {
 	if err := s.db.Update(func(tx *bolt.Tx) error { return foldAppended(tx, nil) }); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	var damaged DamagedError
+	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(k, v []byte) error {
 			snap, err := decodeSession(k, v)
 			if err != nil {
-				return err
+				// One unreadable record must not keep every other
+				// session and the whole queue from being restored.
+				damaged.Keys = append(damaged.Keys, snap.Key)
+				damaged.Err = cmp.Or(damaged.Err, err)
+				return nil
 			}
 			return fn(snap)
 		})
 	})
+	if err == nil && len(damaged.Keys) > 0 {
+		return &damaged
+	}
+	return err
 }
 
 // deleteEnded deletes the record of an ended session, unless its key

@@ -1,6 +1,7 @@
 package store
 
 import (
+	bolt "go.etcd.io/bbolt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -239,4 +240,49 @@ func TestBatchThatWritesAndEndsASessionEndsIt(t *testing.T) {
 	pending, err := s.Peek("alice", 10)
 	require.NoError(t, err)
 	assert.Len(t, pending, 2)
+}
+
+// A session record that cannot be read keeps neither the other sessions
+// nor the queue from loading: Sessions passes it over and reports it
+// with a DamagedError, and the entries appended to it, whose session can
+// never end now, are queued for clearing.
+func TestDamagedSessionRecordIsPassedOver(t *testing.T) {
+	s, dir := openTemp(t)
+	h := sessiontracker.NewHasher(s.Secret())
+	good, bad := h.Key("good"), h.Key("bad")
+	started := time.Unix(1000, 0)
+	_, err := s.Commit(Batch{
+		Sessions: []sessiontracker.Snapshot{
+			{Key: good, Started: started, LastSeen: started, User: "alice", Entries: []sessiontracker.Entry{{ID: "webform@@@W/form_g(1)_app@@@1.xml", User: "alice"}}},
+			{Key: bad, Started: started, LastSeen: started, User: "bob", Entries: []sessiontracker.Entry{{ID: "webform@@@W/form_b(1)_app@@@2.xml", User: "bob"}}},
+		},
+		Pending: map[string][]string{"carol": {"webform@@@W/form_c(1)_app@@@3.xml"}},
+	})
+	require.NoError(t, err)
+	_, err = s.Commit(Batch{Appended: []sessiontracker.Appended{{Key: bad, Started: started,
+		Entries: []sessiontracker.Entry{{ID: "webform@@@W/form_b(2)_app@@@4.xml", User: "bob"}}}}})
+	require.NoError(t, err)
+	require.NoError(t, s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).Put(bad[:], []byte{sessionFormat, 0xff}) // truncated
+	}))
+	require.NoError(t, s.Close())
+
+	s, err = OpenBolt(dir, time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	var restored []sessiontracker.Key
+	err = s.Sessions(func(snap sessiontracker.Snapshot) error {
+		restored = append(restored, snap.Key)
+		return nil
+	})
+	var damaged *DamagedError
+	require.ErrorAs(t, err, &damaged)
+	assert.Equal(t, []sessiontracker.Key{bad}, damaged.Keys)
+	assert.Equal(t, []sessiontracker.Key{good}, restored)
+	queued, err := s.Peek("bob", 10)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"webform@@@W/form_b(2)_app@@@4.xml"}, queued, "the appended entry is queued")
+	queued, err = s.Peek("carol", 10)
+	require.NoError(t, err)
+	assert.Len(t, queued, 1, "the queue is intact")
 }

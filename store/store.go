@@ -9,6 +9,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -29,7 +30,8 @@ type Store interface {
 	Commit(b Batch) (map[string]int, error)
 
 	// Sessions calls fn for every stored live session, with its
-	// appended entries.
+	// appended entries. Records it cannot read are passed over and
+	// reported at the end with a *DamagedError.
 	Sessions(fn func(sessiontracker.Snapshot) error) error
 	// AppendedSequence returns the sequence number of the last appended
 	// record written; later records get higher ones.
@@ -63,6 +65,23 @@ type Store interface {
 	// Close releases the store.
 	Close() error
 }
+
+// DamagedError is the error of Sessions when it passed over session
+// records it could not read (after calling fn for every other one):
+// those sessions cannot be restored. Entries appended to them were
+// queued for clearing at the fold.
+type DamagedError struct {
+	// Keys of the unreadable records.
+	Keys []sessiontracker.Key
+	// Err is why the first of them could not be read.
+	Err error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%d stored session records cannot be read (first: %v)", len(e.Keys), e.Err)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
 
 // ErrNotParked is the error of Release for an ID that is not parked.
 var ErrNotParked = errors.New("no such parked entry")
