@@ -16,6 +16,7 @@ var errInjected = errors.New("injected: disk full")
 // those with Fold set (the stop's write) while failFold is set, and,
 // with rng set, a random share of them (from one goroutine only).
 // foldFailed, if not nil, is closed when a folding commit first fails.
+// AdoptOrphans fails while failAll is set, too.
 type faultyStore struct {
 	store.Store
 	failAll, failFold atomic.Bool
@@ -36,6 +37,13 @@ func (f *faultyStore) Commit(b store.Batch) (map[string]int, error) {
 		return nil, errInjected
 	}
 	return f.Store.Commit(b)
+}
+
+func (f *faultyStore) AdoptOrphans(user string) (int, error) {
+	if f.failAll.Load() {
+		return 0, errInjected
+	}
+	return f.Store.AdoptOrphans(user)
 }
 
 // swapFaulty puts a faultyStore in front of st's store (flush reads

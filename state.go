@@ -201,6 +201,7 @@ func (st *state) attach(a *attachment) (uint64, error) {
 		}
 	}
 	if err := st.configure(a.cfg, a.ts, a.logger); err != nil {
+		st.configureNewest() // the running config's settings stay in force
 		return 0, err
 	}
 	st.lastID++
@@ -232,13 +233,23 @@ func (st *state) detach(id uint64) {
 			continue
 		}
 		st.attached = append(st.attached[:i], st.attached[i+1:]...)
-		if i == len(st.attached) && len(st.attached) > 0 {
-			newest := st.attached[len(st.attached)-1]
-			if err := st.configure(newest.cfg, newest.ts, newest.logger); err != nil {
-				newest.logger.Error("restoring the running config's delivery settings", zap.Error(err))
-			}
+		if i == len(st.attached) {
+			st.configureNewest()
 		}
 		return
+	}
+}
+
+// configureNewest applies the settings of the newest attached handler,
+// if any: those of the running config, after a newer one went away or
+// failed to attach. The caller holds attachMu.
+func (st *state) configureNewest() {
+	if len(st.attached) == 0 {
+		return
+	}
+	newest := st.attached[len(st.attached)-1]
+	if err := st.configure(newest.cfg, newest.ts, newest.logger); err != nil {
+		newest.logger.Error("restoring the running config's delivery settings", zap.Error(err))
 	}
 }
 

@@ -330,3 +330,27 @@ func TestDamagedSessionRecordDoesNotStopTheStart(t *testing.T) {
 	require.Len(t, damaged, 1)
 	assert.Equal(t, []any{bad.Short()}, damaged[0].ContextMap()["sessions"])
 }
+
+// A reload whose handler fails to attach (here: fallback_user cannot
+// adopt the entries kept without a user, as the store fails) leaves the
+// running config's delivery settings in force, as a failed reload must.
+// (A review's scenario: before, the failed config's settings stayed.)
+func TestFailedAttachKeepsTheRunningSettings(t *testing.T) {
+	inubit := httptest.NewServer(fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"}))
+	defer inubit.Close()
+	oldEndpoint, newEndpoint := inubit.URL+fakeinubit.ClearPath, inubit.URL+"/new"+fakeinubit.ClearPath
+	st := startState(t, t.TempDir(), oldEndpoint)
+	defer st.Destruct()
+	_, err := st.attach(&attachment{config: make(chan struct{}), ts: testSettings(), logger: zap.NewNop(),
+		cfg: cleaner.Config{Endpoint: oldEndpoint, Username: "svc", Password: "pw"}})
+	require.NoError(t, err)
+
+	swapFaulty(st).failAll.Store(true)
+	ts := testSettings()
+	ts.fallbackUser = "fallback"
+	_, err = st.attach(&attachment{config: make(chan struct{}), ts: ts, logger: zap.NewNop(),
+		cfg: cleaner.Config{Endpoint: newEndpoint, Username: "svc", Password: "pw"}})
+	require.ErrorContains(t, err, "fallback_user")
+	assert.Equal(t, oldEndpoint, st.cleaner.Endpoint(), "the running config's endpoint")
+	assert.Empty(t, st.settings.Load().fallbackUser, "the running config's fallback_user")
+}
