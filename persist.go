@@ -47,18 +47,18 @@ func (st *state) persist(ctx context.Context) {
 	defer ticker.Stop()
 	gap := time.NewTimer(0)
 	defer gap.Stop()
-	var carry store.Batch // a batch whose write failed, retried with the next
-	failedWrites := 0     // since the last error logged
+	carry := &st.persistCarry // a batch whose write failed, retried with the next
+	failedWrites := 0         // since the last error logged
 	for {
 		select {
 		case <-ctx.Done():
-			st.finalFlush(&carry)
+			st.finalFlush(carry)
 			return
 		case <-st.endedSignal:
 		case <-st.changeSignal:
 		case <-ticker.C:
 		}
-		if err := st.flush(&carry, false, false); err != nil {
+		if err := st.flush(carry, false, false); err != nil {
 			// Kept in memory and retried with the next group; nothing is
 			// dropped, but a crash now would lose this group.
 			failedWrites++

@@ -66,6 +66,10 @@ type state struct {
 	// stopped is set by the persist worker's last write; no fold pass
 	// runs afterwards. Guarded by flushMu.
 	stopped bool
+	// persistCarry is the persist worker's batch whose write failed,
+	// retried with its next one. It lives here, touched by that worker
+	// only, so that a restart of the worker after a panic keeps it.
+	persistCarry store.Batch
 	// changeSignal wakes the persist worker for session changes;
 	// urgentSignal also ends its pause between writes.
 	changeSignal chan struct{}
