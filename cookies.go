@@ -46,7 +46,7 @@ func (h *Handler) sessionKey(r *http.Request) (sessiontracker.Key, bool) {
 			continue
 		}
 		tried++
-		key := h.state.hasher.Key(value)
+		key := h.cookieKey(r, value)
 		if !hasFirst {
 			if !more {
 				return key, true // the common case: one cookie of the name
@@ -61,7 +61,7 @@ func (h *Handler) sessionKey(r *http.Request) (sessiontracker.Key, bool) {
 		return first, true
 	}
 	if value, ok := pathSessionParam(r.URL.Path, h.pathParamName()); ok && h.usableCookieValue(value) {
-		return h.state.hasher.Key(value), true
+		return h.cookieKey(r, value), true
 	}
 	return sessiontracker.Key{}, false
 }

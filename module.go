@@ -286,6 +286,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.registerMetrics(ctx)
+	rememberConnKeys(ctx)
 	return nil
 }
 

@@ -1,0 +1,60 @@
+package inubitsessions
+
+import (
+	"context"
+	"hash/maphash"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
+)
+
+// A connection remembers the Key of the cookie value it sent last and
+// hands it out again only for that value (all 128 bits of the
+// fingerprint) under the same hasher; anything else is computed.
+func TestConnectionRemembersItsLastCookieKey(t *testing.T) {
+	h := testHandler()
+	h.state.hasher = sessiontracker.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	other := sessiontracker.NewHasher([]byte("fedcba9876543210fedcba9876543210"))
+	keys := new(connKeys)
+	request := func(cookie string) *http.Request {
+		r := httptest.NewRequest(http.MethodGet, "/page", nil)
+		r.Header.Set("Cookie", "JSESSIONID="+cookie)
+		return r.WithContext(context.WithValue(r.Context(), connKeysCtxKey{}, keys))
+	}
+	key := func(cookie string) sessiontracker.Key {
+		k, ok := h.sessionKey(request(cookie))
+		require.True(t, ok)
+		return k
+	}
+
+	assert.Equal(t, h.state.hasher.Key("A1"), key("A1"))
+	require.NotNil(t, keys.last.Load(), "the connection remembers it")
+	assert.Equal(t, h.state.hasher.Key("A2"), key("A2"), "another value is computed")
+	assert.Equal(t, h.state.hasher.Key("A2"), keys.last.Load().key)
+
+	// What is remembered is what is handed out: plant a marker.
+	a, b := maphash.String(connSeedA, "A3"), maphash.String(connSeedB, "A3")
+	marker := h.state.hasher.Key("marker")
+	keys.last.Store(&connKey{hasher: h.state.hasher, a: a, b: b, key: marker})
+	assert.Equal(t, marker, key("A3"), "a remembered value is not hashed again")
+	for name, planted := range map[string]connKey{
+		"half the fingerprint": {hasher: h.state.hasher, a: a, b: b + 1, key: marker},
+		"the other half":       {hasher: h.state.hasher, a: a + 1, b: b, key: marker},
+		"another hasher":       {hasher: other, a: a, b: b, key: marker},
+	} {
+		keys.last.Store(&planted)
+		assert.Equal(t, h.state.hasher.Key("A3"), key("A3"), name)
+	}
+
+	// Without a connection's memory (no HTTP server): computed.
+	r := httptest.NewRequest(http.MethodGet, "/page", nil)
+	r.Header.Set("Cookie", "JSESSIONID=A4")
+	k, ok := h.sessionKey(r)
+	require.True(t, ok)
+	assert.Equal(t, h.state.hasher.Key("A4"), k)
+}
