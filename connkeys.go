@@ -5,7 +5,7 @@ import (
 	"hash/maphash"
 	"net"
 	"net/http"
-	"sync/atomic"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -28,12 +28,16 @@ import (
 type connKeysCtxKey struct{}
 
 // connKeys is one connection's last cookie Key. HTTP/2 streams of one
-// connection run at once, hence the atomic pointer.
-type connKeys struct{ last atomic.Pointer[connKey] }
+// connection run at once, hence the lock (uncontended on HTTP/1.1; a
+// pointer swapped atomically would allocate on every change of value).
+type connKeys struct {
+	mu   sync.Mutex
+	last connKey
+}
 
 // connKey is a cookie value's fingerprint and its Key under hasher.
 type connKey struct {
-	hasher *sessiontracker.Hasher
+	hasher *sessiontracker.Hasher // nil: none yet
 	a, b   uint64
 	key    sessiontracker.Key
 }
@@ -62,10 +66,15 @@ func (h *Handler) cookieKey(r *http.Request, value string) sessiontracker.Key {
 		return hasher.Key(value)
 	}
 	a, b := maphash.String(connSeedA, value), maphash.String(connSeedB, value)
-	if last := keys.last.Load(); last != nil && last.hasher == hasher && last.a == a && last.b == b {
+	keys.mu.Lock()
+	last := keys.last
+	keys.mu.Unlock()
+	if last.hasher == hasher && last.a == a && last.b == b {
 		return last.key
 	}
 	k := hasher.Key(value)
-	keys.last.Store(&connKey{hasher: hasher, a: a, b: b, key: k})
+	keys.mu.Lock()
+	keys.last = connKey{hasher: hasher, a: a, b: b, key: k}
+	keys.mu.Unlock()
 	return k
 }

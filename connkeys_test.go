@@ -33,21 +33,21 @@ func TestConnectionRemembersItsLastCookieKey(t *testing.T) {
 	}
 
 	assert.Equal(t, h.state.hasher.Key("A1"), key("A1"))
-	require.NotNil(t, keys.last.Load(), "the connection remembers it")
+	require.NotNil(t, keys.last.hasher, "the connection remembers it")
 	assert.Equal(t, h.state.hasher.Key("A2"), key("A2"), "another value is computed")
-	assert.Equal(t, h.state.hasher.Key("A2"), keys.last.Load().key)
+	assert.Equal(t, h.state.hasher.Key("A2"), keys.last.key)
 
 	// What is remembered is what is handed out: plant a marker.
 	a, b := maphash.String(connSeedA, "A3"), maphash.String(connSeedB, "A3")
 	marker := h.state.hasher.Key("marker")
-	keys.last.Store(&connKey{hasher: h.state.hasher, a: a, b: b, key: marker})
+	keys.last = connKey{hasher: h.state.hasher, a: a, b: b, key: marker}
 	assert.Equal(t, marker, key("A3"), "a remembered value is not hashed again")
 	for name, planted := range map[string]connKey{
 		"half the fingerprint": {hasher: h.state.hasher, a: a, b: b + 1, key: marker},
 		"the other half":       {hasher: h.state.hasher, a: a + 1, b: b, key: marker},
 		"another hasher":       {hasher: other, a: a, b: b, key: marker},
 	} {
-		keys.last.Store(&planted)
+		keys.last = planted
 		assert.Equal(t, h.state.hasher.Key("A3"), key("A3"), name)
 	}
 
@@ -57,4 +57,20 @@ func TestConnectionRemembersItsLastCookieKey(t *testing.T) {
 	k, ok := h.sessionKey(r)
 	require.True(t, ok)
 	assert.Equal(t, h.state.hasher.Key("A4"), k)
+}
+
+// Remembering costs no allocation, also when every request of a
+// connection sends another value (the benchmark's cookie pool does).
+func TestConnectionKeyMemoryDoesNotAllocate(t *testing.T) {
+	h := testHandler()
+	h.state.hasher = sessiontracker.NewHasher([]byte("0123456789abcdef0123456789abcdef"))
+	r := httptest.NewRequest(http.MethodGet, "/page", nil)
+	r = r.WithContext(context.WithValue(r.Context(), connKeysCtxKey{}, new(connKeys)))
+	values := []string{"V1", "V2", "V3"}
+	i := 0
+	allocs := testing.AllocsPerRun(100, func() {
+		i++
+		_ = h.cookieKey(r, values[i%len(values)])
+	})
+	assert.Zero(t, allocs)
 }
