@@ -22,7 +22,7 @@ import (
 // the Key only by matching all 128 bits. The memory lives in the
 // connection's context, which the request path reads anyway, so a hit
 // costs no cache miss (a process-wide table of recent Keys was tried:
-// its lookups missed the CPU cache as often as the HMAC costs).
+// its cache misses cost as much as the HMAC saved).
 
 // connKeysCtxKey is the context key of a connection's connKeys.
 type connKeysCtxKey struct{}
