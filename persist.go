@@ -98,7 +98,6 @@ func (st *state) finalFlush(carry *store.Batch) {
 	// would then write outdated records over it.
 	st.flushMu.Lock()
 	defer st.flushMu.Unlock()
-	st.stopped = true
 	err := st.flushLocked(carry, true, true)
 	for _, pause := range finalRetries {
 		if err == nil {
@@ -194,11 +193,11 @@ func (st *state) flush(carry *store.Batch, last, fold bool) error {
 
 // flushLocked is flush for a caller holding flushMu.
 func (st *state) flushLocked(carry *store.Batch, last, fold bool) error {
-	// After the stop no pass runs: the stop's write folded everything, or
-	// failed and gave up, and then the sessions' flags no longer say
+	// After the stop's first write (late) no pass runs: that write folded
+	// everything, or failed, and then the sessions' flags no longer say
 	// which records a pass would have to write whole before dropping.
 	var drop uint64
-	if !fold && !st.stopped {
+	if !fold && !st.late.Load() {
 		drop = st.foldSlice()
 	}
 	changes := st.tracker.TakeChanges(fold)

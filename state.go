@@ -63,9 +63,6 @@ type state struct {
 	folding         bool
 	foldQueue       []sessiontracker.Key
 	foldThrough     uint64
-	// stopped is set by the persist worker's last write; no fold pass
-	// runs afterwards. Guarded by flushMu.
-	stopped bool
 	// persistCarry is the persist worker's batch whose write failed,
 	// retried with its next one. It lives here, touched by that worker
 	// only, so that a restart of the worker after a panic keeps it.
