@@ -130,7 +130,8 @@ func (st *state) reportUnsaved(b store.Batch, err error) {
 	for _, s := range b.Sessions {
 		live[s.Key] = true
 		for _, e := range s.Entries {
-			liveIDs[cmp.Or(e.User, s.User)] = append(liveIDs[cmp.Or(e.User, s.User)], e.ID)
+			user := cmp.Or(e.User, s.User)
+			liveIDs[user] = append(liveIDs[user], e.ID)
 		}
 	}
 	for _, a := range b.Appended {

@@ -148,6 +148,22 @@ type ParkedEntry struct {
 	Since time.Time `json:"since"`
 }
 
+// endedSet holds ended sessions, each told by its key and start.
+type endedSet map[endedKey]bool
+
+func newEndedSet(ends []EndedSession) endedSet {
+	set := make(endedSet, len(ends))
+	for _, e := range ends {
+		set[endedKey{e.Key, e.Started.UnixNano()}] = true
+	}
+	return set
+}
+
+// has reports whether the session of k that started at started ended.
+func (s endedSet) has(k sessiontracker.Key, started time.Time) bool {
+	return s[endedKey{k, started.UnixNano()}]
+}
+
 // withoutEnded returns b without the records and appended entries of
 // sessions it also ends. b's slices are not changed: a failed write's
 // batch is kept and retried as it was.
@@ -155,12 +171,9 @@ func (b Batch) withoutEnded() Batch {
 	if len(b.Ended) == 0 {
 		return b
 	}
-	ended := make(map[endedKey]bool, len(b.Ended))
-	for _, e := range b.Ended {
-		ended[endedKey{e.Key, e.Started.UnixNano()}] = true
-	}
-	endedSession := func(s sessiontracker.Snapshot) bool { return ended[endedKey{s.Key, s.Started.UnixNano()}] }
-	endedAppended := func(a sessiontracker.Appended) bool { return ended[endedKey{a.Key, a.Started.UnixNano()}] }
+	ended := newEndedSet(b.Ended)
+	endedSession := func(s sessiontracker.Snapshot) bool { return ended.has(s.Key, s.Started) }
+	endedAppended := func(a sessiontracker.Appended) bool { return ended.has(a.Key, a.Started) }
 	if slices.ContainsFunc(b.Sessions, endedSession) {
 		b.Sessions = slices.DeleteFunc(slices.Clone(b.Sessions), endedSession)
 	}
@@ -187,15 +200,12 @@ func (b *Batch) Merge(later Batch) {
 	for i, s := range later.Sessions {
 		newer[s.Key] = i
 	}
-	ended := make(map[endedKey]bool, len(later.Ended))
-	for _, e := range later.Ended {
-		ended[endedKey{e.Key, e.Started.UnixNano()}] = true
-	}
+	ended := newEndedSet(later.Ended)
 	// A later whole record holds b's appended entries of its session; a
 	// later deletion or end of the session drops them.
 	keptAppended := b.Appended[:0]
 	for _, a := range b.Appended {
-		if _, rewritten := newer[a.Key]; !rewritten && !gone[a.Key] && !ended[endedKey{a.Key, a.Started.UnixNano()}] {
+		if _, rewritten := newer[a.Key]; !rewritten && !gone[a.Key] && !ended.has(a.Key, a.Started) {
 			keptAppended = append(keptAppended, a)
 		}
 	}
@@ -206,7 +216,7 @@ func (b *Batch) Merge(later Batch) {
 		if i, ok := newer[s.Key]; ok {
 			kept = append(kept, later.Sessions[i])
 			delete(newer, s.Key)
-		} else if !gone[s.Key] && !ended[endedKey{s.Key, s.Started.UnixNano()}] {
+		} else if !gone[s.Key] && !ended.has(s.Key, s.Started) {
 			kept = append(kept, s)
 		}
 	}
