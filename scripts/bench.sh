@@ -16,6 +16,9 @@
 # would otherwise weigh on the scenarios after it);
 # BENCH_POOL=10 sends the cookies of only the first 10 of the 1,000
 # pooled sessions (all but new_id, which has its own 10,000).
+# BENCH_PER_CONN=1 runs wrk with one connection per thread, each sending
+# one session's cookie on all its requests, as a browser does (new_id
+# still takes the next session per request).
 # BENCH_OUT=DIR keeps raw output and summary.md there (default: a new
 # directory under /tmp).
 # BENCH_PIN=1 (default) pins both Caddys to CPU 0 and wrk and the upstream
@@ -62,6 +65,10 @@ rounds=${BENCH_ROUNDS:-$rounds} duration=${BENCH_DURATION:-$duration}
 only=${BENCH_ONLY:-load,side,memory,pending,go}
 scenarios=${BENCH_SCENARIOS:-tracked known_id body_id new_id}
 conns=32
+per_conn=${BENCH_PER_CONN:-0}
+export BENCH_PER_CONN=$per_conn
+# wrk_threads N: the -t value for N connections.
+wrk_threads() { if [[ $per_conn == 1 ]]; then echo "$1"; else echo 1; fi; }
 pin=${BENCH_PIN:-1}
 base=${BENCH_PORT_BASE:-18400}
 out=${out:-${BENCH_OUT:-$(mktemp -d /tmp/inubit-bench.XXXXXX)}}
@@ -248,7 +255,7 @@ wrk_round() {
 	c0=$(cpu_ticks "$pid")
 	line=$(BENCH_SCENARIO=$scenario BENCH_SESSIONS=$sessions BENCH_PREFIX=$prefix \
 		BENCH_NEW_BASE=$((id_base * 100000000)) \
-		"${pin_load[@]}" wrk -t1 -c"$conns" -d"${duration}s" -s scripts/bench/wrk.lua \
+		"${pin_load[@]}" wrk -t"$(wrk_threads "$conns")" -c"$conns" -d"${duration}s" -s scripts/bench/wrk.lua \
 		"http://127.0.0.1:$port" | grep '^BENCH ')
 	c1=$(cpu_ticks "$pid")
 	[[ -n $profiler ]] && wait "$profiler"
@@ -345,7 +352,7 @@ load_section() {
 
 	note "## Load: plain Caddy (A) against Caddy with inubit_sessions (B)"
 	note ""
-	note "$rounds alternating rounds of ${duration}s per server, \`wrk -t1 -c$conns\`," \
+	note "$rounds alternating rounds of ${duration}s per server, \`wrk -t$(wrk_threads "$conns") -c$conns\`$([[ $per_conn == 1 ]] && echo ', one session per connection')," \
 		"pinning: ${pin_caddy[*]:-none} for Caddy, ${pin_load[*]:-none} for wrk and upstream."
 	note "Throughput and CPU/request: all requests of all rounds; B/A per round: median (min..max)"
 	note "of the ratios of each round's A and B run, which saw about the same machine noise."
@@ -373,11 +380,11 @@ side_round() {
 	[[ $round == prof ]] && id_base=96
 	a0=$(cpu_ticks "$pid_a") b0=$(cpu_ticks "$pid_b")
 	BENCH_SCENARIO=$scenario BENCH_SESSIONS=$sessions BENCH_PREFIX=$prefix BENCH_NEW_BASE=$((id_base * 100000000 + 50000000)) \
-		"${pin_load[@]}" wrk -t1 -c"$half" -d"${duration}s" -s scripts/bench/wrk.lua \
+		"${pin_load[@]}" wrk -t"$(wrk_threads "$half")" -c"$half" -d"${duration}s" -s scripts/bench/wrk.lua \
 		"http://127.0.0.1:$((base + 1))" >"$out/side-a.out" &
 	local wa=$!
 	BENCH_SCENARIO=$scenario BENCH_SESSIONS=$sessions BENCH_PREFIX=$prefix BENCH_NEW_BASE=$((id_base * 100000000 + 50000000)) \
-		"${pin_load[@]}" wrk -t1 -c"$half" -d"${duration}s" -s scripts/bench/wrk.lua \
+		"${pin_load[@]}" wrk -t"$(wrk_threads "$half")" -c"$half" -d"${duration}s" -s scripts/bench/wrk.lua \
 		"http://127.0.0.1:$((base + 2))" >"$out/side-b.out" &
 	local wb=$!
 	wait "$wa" "$wb"
@@ -434,7 +441,7 @@ side_section() {
 	stop "$pid_b"
 	note "## Side by side: A and B loaded at once"
 	note ""
-	note "$rounds rounds of ${duration}s; in each, \`wrk -t1 -c$((conns / 2))\` against A and another against B at the same"
+	note "$rounds rounds of ${duration}s; in each, \`wrk -t$(wrk_threads $((conns / 2))) -c$((conns / 2))\`$([[ $per_conn == 1 ]] && echo ', one session per connection,') against A and another against B at the same"
 	note "time; pinning: ${pin_caddy[*]:-none} for both Caddys (they share that CPU), ${pin_load[*]:-none} for wrk and upstream."
 	note "CPU per request is the figure to read; throughput only shows how the scheduler split the CPU."
 	note ""

@@ -1,6 +1,9 @@
--- Requests for scripts/bench.sh (wrk -t1; one thread, one counter).
--- BENCH_SCENARIO picks them; every request carries a session cookie from a
--- pool of BENCH_SESSIONS and that session's user:
+-- Requests for scripts/bench.sh. BENCH_SCENARIO picks them; every request
+-- carries a session cookie from a pool of BENCH_SESSIONS and that
+-- session's user, the next session of the pool on each request (wrk -t1:
+-- one thread, one counter), or, with BENCH_PER_CONN=1 and one connection
+-- per thread (wrk -tN -cN), one session per connection, as browsers send
+-- them (not for new_id, whose IDs would pile up in N sessions):
 --   tracked   GET /page: a live session, no entry ID
 --   known_id  GET /page, webappIdentifier: an ID the session already holds
 --   new_id    GET /page, webappIdentifier: an ID new to its session
@@ -11,7 +14,16 @@ local scenario = os.getenv("BENCH_SCENARIO") or "tracked"
 local sessions = tonumber(os.getenv("BENCH_SESSIONS") or "1000")
 local prefix = os.getenv("BENCH_PREFIX") or "bench-"
 local newBase = tonumber(os.getenv("BENCH_NEW_BASE") or "100000000")
+local perConn = os.getenv("BENCH_PER_CONN") == "1" and scenario ~= "new_id"
 local i = 0
+
+-- setup runs in the main Lua state once per thread; conn becomes a
+-- global of that thread's own state.
+local threads = 0
+setup = function(thread)
+  thread:set("conn", threads)
+  threads = threads + 1
+end
 
 local function id(n)
   return "webform@@@Bench/form_orders(1)_app@@@" .. string.format("%d", n) .. ".xml"
@@ -20,6 +32,9 @@ end
 request = function()
   i = i + 1
   local s = i % sessions
+  if perConn and conn then
+    s = conn % sessions
+  end
   local headers = {
     ["Cookie"] = "JSESSIONID=" .. prefix .. s,
     ["user"] = "u" .. (s % 100),
