@@ -215,6 +215,49 @@ func BenchmarkServeHTTP(b *testing.B) {
 	}
 }
 
+// BenchmarkServeHTTPSessions is BenchmarkServeHTTP's tracked and
+// known_id requests with n live sessions in the table (and in the store),
+// each request from the next session in turn, as many browsers send
+// them: how the per-request cost grows with the session count. The
+// sessions are stored before the clock starts; the requests then move
+// no session's last-seen time far enough to be written again.
+func BenchmarkServeHTTPSessions(b *testing.B) {
+	next := pageNext(smallPage(""), 0, nil)
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		for _, scenario := range []string{"tracked", "known_id"} {
+			b.Run(fmt.Sprintf("sessions=%d/%s", n, scenario), func(b *testing.B) {
+				h := provisionForBench(b)
+				w := &discardWriter{header: http.Header{}}
+				requests := make([]*http.Request, n)
+				for i := range n {
+					hdr := sessionHeader("scale-", i)
+					hdr["Webappidentifier"] = []string{benchID(i)}
+					serveOnce(b, h, w, benchRequest("/page", hdr), next) // creates session i with its ID
+					if scenario == "tracked" {
+						delete(hdr, "Webappidentifier")
+					}
+					requests[i] = benchRequest("/page", hdr)
+				}
+				if stored := waitStored(b, h, n); stored != n {
+					b.Fatalf("%d of %d sessions stored", stored, n)
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					serveOnce(b, h, w, requests[i], next)
+					if i++; i == n {
+						i = 0
+					}
+				}
+				b.StopTimer()
+				if got := h.state.tracker.Len(); got != n {
+					b.Fatalf("%d live sessions after the run, want %d", got, n)
+				}
+			})
+		}
+	}
+}
+
 // largePage builds about 1 MiB of portal markup and script with ids
 // distinct entry IDs spread through it, raw, as HTML entities and as
 // JavaScript escapes.

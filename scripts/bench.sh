@@ -4,12 +4,13 @@
 # (cmd/benchupstream), plain Caddy (A: reverse_proxy only) and Caddy with
 # inubit_sessions in front of the same reverse_proxy (B), one binary.
 #
-#   bash scripts/bench.sh          # full run, about 15 minutes
+#   bash scripts/bench.sh          # full run, about 25 minutes
 #   bash scripts/bench.sh quick    # short rounds, 10k sessions, 100k pending IDs
 #
 # Sections: load (wrk, A against B), side (A and B loaded at once, sharing
-# one CPU), memory (resident bytes per session in a real Caddy), pending (a
-# long INUBIT maintenance), go (go test -bench).
+# one CPU), scale (side at 1k, 10k and 100k sessions), memory (resident
+# bytes per session in a real Caddy), pending (a long INUBIT maintenance),
+# go (go test -bench).
 # BENCH_ONLY=load,go runs some of them; BENCH_SCENARIOS="tracked new_id"
 # some of the load scenarios (default: tracked known_id body_id new_id;
 # new_id runs last: the IDs it adds, and the store writes they cause,
@@ -24,7 +25,8 @@
 # BENCH_PIN=1 (default) pins both Caddys to CPU 0 and wrk and the upstream
 # to CPU 1; BENCH_PIN=0 lets all float. BENCH_PORT_BASE (default 18400)
 # picks the loopback ports base+1..base+8. BENCH_REBUILD=1 rebuilds ./caddy.
-# BENCH_ROUNDS and BENCH_DURATION (seconds) override the load rounds.
+# BENCH_ROUNDS and BENCH_DURATION (seconds) override the load rounds,
+# BENCH_SCALE_STEPS="1000 100000" the session counts of the scale section.
 # BENCH_B_BLOCK="header X-A b" puts another handler in B instead of
 # inubit_sessions: what any one more handler costs, for comparison.
 # BENCH_CALIBRATE=1 runs A and B on cmd/benchcaddy (./caddy's modules
@@ -47,22 +49,22 @@ repo=$(pwd)
 mode=${1:-full}
 case $mode in
 full)
-	rounds=5 duration=10 mem_steps="1000 10000 100000" pending_sessions=10000 go_count=5
+	rounds=5 duration=10 mem_steps="1000 10000 100000" scale_steps="1000 10000 100000" pending_sessions=10000 go_count=5
 	;;
 report) # report DIR: print the load table of an earlier run's load.tsv
 	out=${2:?usage: $0 report DIR}
-	rounds=0 duration=0 mem_steps="" pending_sessions=0 go_count=0
+	rounds=0 duration=0 mem_steps="" scale_steps="" pending_sessions=0 go_count=0
 	;;
 quick)
-	rounds=2 duration=3 mem_steps="1000 10000" pending_sessions=1000 go_count=1
+	rounds=2 duration=3 mem_steps="1000 10000" scale_steps="1000 10000" pending_sessions=1000 go_count=1
 	;;
 *)
 	echo "usage: $0 [full|quick|report DIR]" >&2
 	exit 2
 	;;
 esac
-rounds=${BENCH_ROUNDS:-$rounds} duration=${BENCH_DURATION:-$duration}
-only=${BENCH_ONLY:-load,side,memory,pending,go}
+rounds=${BENCH_ROUNDS:-$rounds} duration=${BENCH_DURATION:-$duration} scale_steps=${BENCH_SCALE_STEPS:-$scale_steps}
+only=${BENCH_ONLY:-load,side,scale,memory,pending,go}
 scenarios=${BENCH_SCENARIOS:-tracked known_id body_id new_id}
 conns=32
 per_conn=${BENCH_PER_CONN:-0}
@@ -83,7 +85,7 @@ note() { echo "$*" >>"$summary"; }
 has() { [[ ",$only," == *",$1,"* ]]; }
 
 # --- tools --------------------------------------------------------------
-if has load || has side || has memory || has pending; then
+if has load || has side || has scale || has memory || has pending; then
 	if ! command -v wrk >/dev/null; then
 		say "installing wrk from Debian packages"
 		apt-get install -y -o DPkg::Lock::Timeout=300 wrk >/dev/null ||
@@ -400,12 +402,12 @@ side_round() {
 	# shellcheck disable=SC2086
 	local $(echo "${line_a#BENCH }")
 	printf '%s\t%s\tA\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$requests" "$duration_us" "$p99_us" \
-		"$((errors + non2xx))" "$((a1 - a0))" >>"$out/side.tsv"
+		"$((errors + non2xx))" "$((a1 - a0))" >>"${side_tsv:-$out/side.tsv}"
 	# shellcheck disable=SC2086
 	local $(echo "${line_b#BENCH }")
 	printf '%s\t%s\tB\t%s\t%s\t%s\t%s\t%s\n' "$scenario" "$round" "$requests" "$duration_us" "$p99_us" \
-		"$((errors + non2xx))" "$((b1 - b0))" >>"$out/side.tsv"
-	say "side $scenario round $round: A $(tail -2 "$out/side.tsv" | head -1 | cut -f4) B $requests requests"
+		"$((errors + non2xx))" "$((b1 - b0))" >>"${side_tsv:-$out/side.tsv}"
+	say "side $scenario round $round: A $(tail -2 "${side_tsv:-$out/side.tsv}" | head -1 | cut -f4) B $requests requests"
 }
 
 side_section() {
@@ -447,6 +449,51 @@ side_section() {
 	note ""
 	load_table "$out/side.tsv" >>"$summary"
 	note ""
+}
+
+# --- scale: the cost as the session table grows --------------------------
+# One pair of Caddys, grown to each count of scale_steps (sessions with one
+# ID each, in B's bolt store); at each count, side-by-side rounds of
+# tracked and known_id whose cookies rotate over all the sessions, so that
+# most requests find their session out of the CPU's caches. Always the
+# next session per request, also with BENCH_PER_CONN=1.
+scale_section() {
+	local saved_per_conn=$per_conn n=1000 step scenario round
+	per_conn=0
+	export BENCH_PER_CONN=0
+	start_pair
+	note "## How the cost grows with the number of sessions"
+	note ""
+	note "Side by side as above, \`wrk -t1 -c$((conns / 2))\` against each Caddy, cookies rotating over all"
+	note "sessions; $rounds rounds of ${duration}s per count; bolt store on; the sessions were created"
+	note "(one request with one ID each) before the rounds."
+	note ""
+	for step in $scale_steps; do
+		if ((step > n)); then
+			for port in $((base + 1)) $((base + 2)); do
+				sessions "$port" -prefix bench- -from "$n" -n $((step - n)) -ids 1 -c 8
+			done
+			n=$step
+			sleep 2 # B's persist worker stores them within a second
+		fi
+		side_tsv=$out/scale-$n.tsv
+		printf 'scenario\tround\tserver\trequests\tduration_us\tp99_us\terrors\tcpu_ticks\n' >"$side_tsv"
+		for scenario in tracked known_id; do
+			BENCH_POOL=$n duration=2 side_round "$scenario" warm "$pid_a" "$pid_b"
+			for round in $(seq "$rounds"); do
+				BENCH_POOL=$n side_round "$scenario" "$round" "$pid_a" "$pid_b"
+			done
+		done
+		note "### $n sessions"
+		note ""
+		load_table "$side_tsv" >>"$summary"
+		note ""
+		unset side_tsv
+	done
+	stop "$pid_a"
+	stop "$pid_b"
+	per_conn=$saved_per_conn
+	export BENCH_PER_CONN=$per_conn
 }
 
 # seconds FUNC-REGEXP FILE: cumulative CPU of the first matching function
@@ -698,11 +745,12 @@ fi
 		"./caddy $(./caddy version 2>/dev/null | cut -d' ' -f1 || echo '?')"
 	note ""
 }
-if has load || has side || has memory || has pending; then
+if has load || has side || has scale || has memory || has pending; then
 	start_upstream
 fi
 has load && load_section
 has side && side_section
+has scale && scale_section
 has memory && memory_section
 has pending && pending_section
 has go && go_section
