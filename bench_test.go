@@ -36,6 +36,15 @@ import (
 // temporary directory, as Caddy would, and cleans it up after b.
 func provisionForBench(b *testing.B) *Handler {
 	b.Helper()
+	h, stop := provisionForBenchIn(b, b.TempDir())
+	b.Cleanup(stop)
+	return h
+}
+
+// provisionForBenchIn provisions a handler whose store lives in dir and
+// returns it with the function that stops it as a config unload does.
+func provisionForBenchIn(b *testing.B, dir string) (*Handler, func()) {
+	b.Helper()
 	inubit := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	b.Cleanup(inubit.Close)
 	h := &Handler{
@@ -43,19 +52,18 @@ func provisionForBench(b *testing.B) *Handler {
 		BasicAuth: &BasicAuth{Username: "svc", Password: "pw"},
 		User:      []string{"{http.request.header.user}"},
 		Logout:    []string{"/logout"},
-		Storage:   b.TempDir(),
+		Storage:   dir,
 	}
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	if err := h.Provision(ctx); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() {
+	return h, func() {
 		cancel()
 		if err := h.Cleanup(); err != nil {
 			b.Error(err)
 		}
-	})
-	return h
+	}
 }
 
 // benchID is entry ID number n, spelt as cmd/benchsessions spells it.
@@ -255,6 +263,40 @@ func BenchmarkServeHTTPSessions(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRestart is a Caddy start on a store that holds n live
+// sessions with one ID each: the handler's Provision, which opens the
+// store and loads every session before the first request is served.
+// The stop before each start is not timed.
+func BenchmarkRestart(b *testing.B) {
+	next := pageNext(smallPage(""), 0, nil)
+	for _, n := range []int{10_000, 100_000} {
+		b.Run("sessions="+strconv.Itoa(n), func(b *testing.B) {
+			dir := b.TempDir()
+			h, stop := provisionForBenchIn(b, dir)
+			w := &discardWriter{header: http.Header{}}
+			for i := range n {
+				hdr := sessionHeader("restart-", i)
+				hdr["Webappidentifier"] = []string{benchID(i)}
+				serveOnce(b, h, w, benchRequest("/page", hdr), next)
+			}
+			if stored := waitStored(b, h, n); stored != n {
+				b.Fatalf("%d of %d sessions stored", stored, n)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				stop()
+				b.StartTimer()
+				h, stop = provisionForBenchIn(b, dir)
+				if got := h.state.tracker.Len(); got != n {
+					b.Fatalf("%d sessions after the start, want %d", got, n)
+				}
+			}
+			stop()
+		})
 	}
 }
 

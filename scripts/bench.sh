@@ -660,8 +660,17 @@ pending_section() {
 # --- go test -bench -------------------------------------------------------
 go_section() {
 	say "go test -bench (ServeHTTP, LargePage), count $go_count"
-	go test -run '^$' -bench 'ServeHTTP|LargePage' -benchtime 1s -count "$go_count" . \
+	go test -run '^$' -bench '^Benchmark(ServeHTTP|LargePage)$' -benchtime 1s -count "$go_count" . \
 		>"$out/go-serve.txt"
+	say "go test -bench (ServeHTTPSessions, Restart, sessiontracker Sweep), count $go_count"
+	# A start logs a line, which can land between a benchmark's name
+	# and its result: bench_lines puts them back together.
+	bench_lines() { awk '/^Benchmark/ { if (/ns\/op/) { print; name = "" } else name = $1; next }
+		name != "" && /ns\/op/ { print name, $0; name = "" }'; }
+	go test -run '^$' -bench '^Benchmark(ServeHTTPSessions|Restart)$' -benchtime 1s -count "$go_count" . \
+		2>&1 | bench_lines >"$out/go-scale.txt"
+	go test -run '^$' -bench '^BenchmarkSweep$' -benchtime 1s -count "$go_count" ./sessiontracker \
+		2>&1 | bench_lines >>"$out/go-scale.txt"
 	say "go test -bench (sessiontracker Scanner), count $go_count"
 	go test -run '^$' -bench 'Scanner' -benchtime 1s -count "$go_count" ./sessiontracker \
 		>"$out/go-scanner.txt"
@@ -724,6 +733,31 @@ go_section() {
 				printf "| %s | %.0f | %s |\n", k, m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2, al[k]
 			}
 		}' "$out/go-scanner.txt" >>"$summary"
+	note ""
+	note "As the session count grows (medians): requests rotating over n stored sessions, a start"
+	note "that loads n sessions, one sweep of n sessions none of which is due:"
+	note ""
+	note "| benchmark | ns/op (median) | B/op | allocs/op |"
+	note "|---|---:|---:|---:|"
+	awk '
+		{
+			name = $1; sub(/-[0-9]+$/, "", name)
+			if (!(name in cnt)) order[++n] = name
+			m = ++cnt[name]
+			for (i = 3; i < NF; i++) {
+				if ($(i + 1) == "ns/op") v[name, m] = $i
+				if ($(i + 1) == "B/op") bop[name] = $i
+				if ($(i + 1) == "allocs/op") al[name] = $i
+			}
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				k = order[i]; m = cnt[k]
+				for (x = 1; x <= m; x++) a[x] = v[k, x] + 0
+				for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
+				printf "| %s | %.0f | %s | %s |\n", k, m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2, bop[k], al[k]
+			}
+		}' "$out/go-scale.txt" >>"$summary"
 	note ""
 	note "Memory benchmarks (one run each):"
 	note ""

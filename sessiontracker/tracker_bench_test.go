@@ -28,3 +28,27 @@ func BenchmarkObserveKnownID(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSweep is one sweep of n live sessions of which none is due:
+// the work the sweep worker does every sweep_interval, one shard lock at
+// a time (requests of the other shards go on meanwhile).
+func BenchmarkSweep(b *testing.B) {
+	for _, n := range []int{1_000, 10_000, 100_000} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			tr := New(Config{IdleTimeout: 30 * time.Minute, MaxLifetime: 12 * time.Hour})
+			h := NewHasher([]byte("sweep-benchmark-secret-32-bytes!"))
+			for i := range n {
+				tr.Observe(t0, Observation{Key: h.Key(fmt.Sprintf("S%d", i)), HasKey: true, User: "alice",
+					IDs: []string{fmt.Sprintf("webform@@@OrderWAC/form_orderentry(2)_orderapp@@@%d.xml", i)}})
+			}
+			now := t0.Add(time.Minute)
+			b.ReportAllocs()
+			for b.Loop() {
+				if ended := tr.Sweep(now); len(ended) != 0 {
+					b.Fatalf("%d sessions ended, want none", len(ended))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/shardCount, "ns/shard-lock")
+		})
+	}
+}
