@@ -135,6 +135,18 @@ func sessionHeader(prefix string, i int) http.Header {
 	}
 }
 
+// createSessions sends one request for each of n sessions, session i
+// with sessionHeader(prefix, i) and entry ID i, which creates them.
+func createSessions(b *testing.B, h *Handler, next caddyhttp.Handler, prefix string, n int) {
+	b.Helper()
+	w := &discardWriter{header: http.Header{}}
+	for i := range n {
+		hdr := sessionHeader(prefix, i)
+		hdr["Webappidentifier"] = []string{benchID(i)}
+		serveOnce(b, h, w, benchRequest("/page", hdr), next)
+	}
+}
+
 // serveOnce runs one request through h (or next alone if h is nil) and
 // fails b on an error.
 func serveOnce(b *testing.B, h *Handler, w *discardWriter, r *http.Request, next caddyhttp.Handler) {
@@ -235,17 +247,16 @@ func BenchmarkServeHTTPSessions(b *testing.B) {
 		for _, scenario := range []string{"tracked", "known_id"} {
 			b.Run(fmt.Sprintf("sessions=%d/%s", n, scenario), func(b *testing.B) {
 				h := provisionForBench(b)
-				w := &discardWriter{header: http.Header{}}
+				createSessions(b, h, next, "scale-", n)
 				requests := make([]*http.Request, n)
 				for i := range n {
 					hdr := sessionHeader("scale-", i)
-					hdr["Webappidentifier"] = []string{benchID(i)}
-					serveOnce(b, h, w, benchRequest("/page", hdr), next) // creates session i with its ID
-					if scenario == "tracked" {
-						delete(hdr, "Webappidentifier")
+					if scenario == "known_id" {
+						hdr["Webappidentifier"] = []string{benchID(i)}
 					}
 					requests[i] = benchRequest("/page", hdr)
 				}
+				w := &discardWriter{header: http.Header{}}
 				if stored := waitStored(b, h, n); stored != n {
 					b.Fatalf("%d of %d sessions stored", stored, n)
 				}
@@ -276,12 +287,7 @@ func BenchmarkRestart(b *testing.B) {
 		b.Run("sessions="+strconv.Itoa(n), func(b *testing.B) {
 			dir := b.TempDir()
 			h, stop := provisionForBenchIn(b, dir)
-			w := &discardWriter{header: http.Header{}}
-			for i := range n {
-				hdr := sessionHeader("restart-", i)
-				hdr["Webappidentifier"] = []string{benchID(i)}
-				serveOnce(b, h, w, benchRequest("/page", hdr), next)
-			}
+			createSessions(b, h, next, "restart-", n)
 			if stored := waitStored(b, h, n); stored != n {
 				b.Fatalf("%d of %d sessions stored", stored, n)
 			}
@@ -442,11 +448,7 @@ func BenchmarkSessionMemory(b *testing.B) {
 			time.Sleep(3 * FlushInterval)
 			before := sampleMemory()
 
-			for i := range n {
-				hdr := sessionHeader("mem-", i)
-				hdr["Webappidentifier"] = []string{benchID(i)}
-				serveOnce(b, h, w, benchRequest("/page", hdr), next)
-			}
+			createSessions(b, h, next, "mem-", n)
 			stored := waitStored(b, h, n)
 			after := sampleMemory()
 
