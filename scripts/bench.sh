@@ -658,6 +658,31 @@ pending_section() {
 }
 
 # --- go test -bench -------------------------------------------------------
+# median_rows UNIT FILE [REGEX]: one table row per benchmark of FILE whose
+# line matches REGEX: its name, the median of its UNIT figures over the
+# runs, its B/op and allocs/op.
+median_rows() {
+	awk -v unit="$1" -v re="${3:-^Benchmark}" '
+		$0 ~ re {
+			name = $1; sub(/-[0-9]+$/, "", name)
+			if (!(name in cnt)) order[++n] = name
+			m = ++cnt[name]
+			for (i = 3; i < NF; i++) {
+				if ($(i + 1) == unit) v[name, m] = $i
+				if ($(i + 1) == "B/op") bop[name] = $i
+				if ($(i + 1) == "allocs/op") al[name] = $i
+			}
+		}
+		END {
+			for (i = 1; i <= n; i++) {
+				k = order[i]; m = cnt[k]
+				for (x = 1; x <= m; x++) a[x] = v[k, x] + 0
+				for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
+				printf "| %s | %.0f | %s | %s |\n", k, m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2, bop[k], al[k]
+			}
+		}' "$2"
+}
+
 go_section() {
 	say "go test -bench (ServeHTTP, LargePage), count $go_count"
 	go test -run '^$' -bench '^Benchmark(ServeHTTP|LargePage)$' -benchtime 1s -count "$go_count" . \
@@ -713,51 +738,16 @@ go_section() {
 	note ""
 	note "sessiontracker scanner alone (1 MiB page):"
 	note ""
-	note "| benchmark | MB/s (median) | allocs/op |"
-	note "|---|---:|---:|"
-	awk '
-		/^BenchmarkScanner\// {
-			name = $1; sub(/-[0-9]+$/, "", name)
-			if (!(name in cnt)) order[++n] = name
-			m = ++cnt[name]
-			for (i = 3; i < NF; i++) {
-				if ($(i + 1) == "MB/s") v[name, m] = $i
-				if ($(i + 1) == "allocs/op") al[name] = $i
-			}
-		}
-		END {
-			for (i = 1; i <= n; i++) {
-				k = order[i]; m = cnt[k]
-				for (x = 1; x <= m; x++) a[x] = v[k, x] + 0
-				for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
-				printf "| %s | %.0f | %s |\n", k, m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2, al[k]
-			}
-		}' "$out/go-scanner.txt" >>"$summary"
+	note "| benchmark | MB/s (median) | B/op | allocs/op |"
+	note "|---|---:|---:|---:|"
+	median_rows MB/s "$out/go-scanner.txt" '^BenchmarkScanner/' >>"$summary"
 	note ""
 	note "As the session count grows (medians): requests rotating over n stored sessions, a start"
 	note "that loads n sessions, one sweep of n sessions none of which is due:"
 	note ""
 	note "| benchmark | ns/op (median) | B/op | allocs/op |"
 	note "|---|---:|---:|---:|"
-	awk '
-		{
-			name = $1; sub(/-[0-9]+$/, "", name)
-			if (!(name in cnt)) order[++n] = name
-			m = ++cnt[name]
-			for (i = 3; i < NF; i++) {
-				if ($(i + 1) == "ns/op") v[name, m] = $i
-				if ($(i + 1) == "B/op") bop[name] = $i
-				if ($(i + 1) == "allocs/op") al[name] = $i
-			}
-		}
-		END {
-			for (i = 1; i <= n; i++) {
-				k = order[i]; m = cnt[k]
-				for (x = 1; x <= m; x++) a[x] = v[k, x] + 0
-				for (x = 1; x <= m; x++) for (y = x + 1; y <= m; y++) if (a[y] < a[x]) { t = a[x]; a[x] = a[y]; a[y] = t }
-				printf "| %s | %.0f | %s | %s |\n", k, m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2, bop[k], al[k]
-			}
-		}' "$out/go-scale.txt" >>"$summary"
+	median_rows ns/op "$out/go-scale.txt" >>"$summary"
 	note ""
 	note "Memory benchmarks (one run each):"
 	note ""
