@@ -33,15 +33,23 @@ func (c *Cleaner) RetryNow() string {
 
 // Release queues a parked ID of user again; it goes out with user's next
 // call. It fails, changing nothing, if the queue has no such parked ID.
+// An ID that a later session queued again while it was parked is
+// already pending, and counts once.
 func (c *Cleaner) Release(user, id string) error {
-	if err := c.queue.Release(user, id); err != nil {
+	queued, err := c.queue.Release(user, id)
+	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.parked = max(c.parked-1, 0)
 	c.mu.Unlock()
-	c.logger.Info("parked entry released; it is sent again", zap.String("user", user), zap.String("id", id))
-	c.Queued(map[string]int{user: 1})
+	c.logger.Info("parked entry released; it is sent again", zap.String("user", user), zap.String("id", id),
+		zap.Bool("was_queued_again", !queued))
+	if queued {
+		c.Queued(map[string]int{user: 1})
+	} else {
+		c.signal()
+	}
 	return nil
 }
 

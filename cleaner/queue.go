@@ -29,9 +29,10 @@ type Queue interface {
 	Park(user, id, reason string) error
 	// ParkedCount returns how many IDs are parked.
 	ParkedCount() (int, error)
-	// Release queues a parked ID of user again; it fails if there is no
-	// such parked ID.
-	Release(user, id string) error
+	// Release queues a parked ID of user again and reports whether that
+	// added it to the queue (false: it was queued anew meanwhile). It
+	// fails if there is no such parked ID.
+	Release(user, id string) (queued bool, err error)
 }
 
 // MemoryQueue is a Queue in memory, for tests and for running without a
@@ -166,7 +167,7 @@ func (m *MemoryQueue) ParkedCount() (int, error) {
 var errNotParked = errors.New("no such parked entry")
 
 // Release implements Queue.
-func (m *MemoryQueue) Release(user, id string) error {
+func (m *MemoryQueue) Release(user, id string) (queued bool, err error) {
 	m.mu.Lock()
 	ids := m.parked[user]
 	i := -1
@@ -178,15 +179,15 @@ func (m *MemoryQueue) Release(user, id string) error {
 	}
 	if i < 0 {
 		m.mu.Unlock()
-		return errNotParked
+		return false, errNotParked
 	}
 	m.parked[user] = append(ids[:i], ids[i+1:]...)
 	if len(m.parked[user]) == 0 {
 		delete(m.parked, user)
 	}
 	m.mu.Unlock()
-	_, err := m.Add(map[string][]string{user: {id}})
-	return err
+	added, err := m.Add(map[string][]string{user: {id}})
+	return added[user] > 0, err
 }
 
 // Parked returns the parked IDs per user.

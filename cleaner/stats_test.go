@@ -157,6 +157,28 @@ func TestReleaseParkedEntry(t *testing.T) {
 	assert.Empty(t, q.Parked())
 }
 
+// An ID that was queued again while parked counts once when released:
+// the pending count is what the queue holds.
+func TestReleaseOfAnIDQueuedAgainCountsOnce(t *testing.T) {
+	q := NewMemoryQueue()
+	_, err := q.Add(map[string][]string{"alice": {id1}})
+	require.NoError(t, err)
+	require.NoError(t, q.Park("alice", id1, "400 Bad Request"))
+	// Not running: no call goes out, so the counts can be read.
+	_, srv := newStub(t)
+	c, err := New(Config{Endpoint: srv.URL, Username: "u"}, q, zap.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, c.Enqueue("alice", []string{id1}))
+	require.Equal(t, 1, c.Stats().Pending)
+
+	require.NoError(t, c.Release("alice", id1))
+	assert.Equal(t, 1, c.Stats().Pending, "one ID pending, counted once")
+	assert.Equal(t, 0, c.Stats().Parked)
+	counts, err := q.PendingCounts()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"alice": 1}, counts)
+}
+
 // IDs kept without a user are counted until a fallback user adopts them.
 func TestStatsCountIDsWithoutUser(t *testing.T) {
 	_, srv := newStub(t)

@@ -319,8 +319,8 @@ func (s *Bolt) Parked() ([]ParkedEntry, error) {
 }
 
 // Release implements Store.
-func (s *Bolt) Release(user, id string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+func (s *Bolt) Release(user, id string) (queued bool, err error) {
+	err = s.db.Update(func(tx *bolt.Tx) error {
 		k := pendingKey(user, id)
 		parked := tx.Bucket(bucketParked)
 		if parked.Get(k) == nil {
@@ -329,8 +329,15 @@ func (s *Bolt) Release(user, id string) error {
 		if err := parked.Delete(k); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketPending).Put(k, stamp(time.Now()))
+		pending := tx.Bucket(bucketPending)
+		if pending.Get(k) != nil {
+			queued = false // a later session queued it again: it keeps its queue time
+			return nil
+		}
+		queued = true
+		return pending.Put(k, stamp(time.Now()))
 	})
+	return queued && err == nil, err
 }
 
 // Orphans implements Store.

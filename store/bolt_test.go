@@ -127,11 +127,42 @@ func TestParkAndRelease(t *testing.T) {
 	assert.Equal(t, idA, parked[0].ID)
 	assert.Equal(t, "404 Not Found", parked[0].Reason)
 
-	require.NoError(t, s.Release("alice", idA))
+	queued, err := s.Release("alice", idA)
+	require.NoError(t, err)
+	assert.True(t, queued)
 	batch, err = s.Peek("alice", 10)
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{idA, idB}, batch)
-	assert.ErrorIs(t, s.Release("alice", idA), ErrNotParked, "nothing parked any more")
+	_, err = s.Release("alice", idA)
+	assert.ErrorIs(t, err, ErrNotParked, "nothing parked any more")
+}
+
+// An ID queued again by a later session while it was parked is pending
+// once: its release adds nothing and keeps its queue time.
+func TestReleaseOfAnIDQueuedAgain(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	_, err := s.Commit(Batch{Pending: map[string][]string{"alice": {idA}}})
+	require.NoError(t, err)
+	require.NoError(t, s.Park("alice", idA, "404 Not Found"))
+	added, err := s.Commit(Batch{Pending: map[string][]string{"alice": {idA}}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"alice": 1}, added, "a parked ID can be queued again")
+	since, err := s.PendingSince()
+	require.NoError(t, err)
+
+	queued, err := s.Release("alice", idA)
+	require.NoError(t, err)
+	assert.False(t, queued, "already pending")
+	counts, err := s.PendingCounts()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"alice": 1}, counts)
+	after, err := s.PendingSince()
+	require.NoError(t, err)
+	assert.Equal(t, since, after, "the queue time of the pending ID stays")
+	parked, err := s.Parked()
+	require.NoError(t, err)
+	assert.Empty(t, parked)
 }
 
 // PendingSince gives per user the queue time of its oldest pending ID,

@@ -52,9 +52,11 @@ type Store interface {
 	Park(user, id string, reason string) error
 	// Parked lists parked IDs.
 	Parked() ([]ParkedEntry, error)
-	// Release queues a parked ID again; it fails with ErrNotParked when
-	// user has no such parked ID.
-	Release(user, id string) error
+	// Release queues a parked ID again and reports whether that added
+	// it to the queue (false: the ID was queued anew meanwhile, and keeps
+	// its place). It fails with ErrNotParked when user has no such
+	// parked ID.
+	Release(user, id string) (queued bool, err error)
 
 	// Orphans returns IDs that were queued without a user.
 	Orphans() ([]string, error)
