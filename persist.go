@@ -127,8 +127,10 @@ func (st *state) reportUnsaved(b store.Batch, err error) {
 	}
 	live := make(map[sessiontracker.Key]bool)
 	liveIDs := make(map[string][]string)
+	sessionUser := make(map[sessiontracker.Key]string)
 	for _, s := range b.Sessions {
 		live[s.Key] = true
+		sessionUser[s.Key] = s.User
 		for _, e := range s.Entries {
 			user := cmp.Or(e.User, s.User)
 			liveIDs[user] = append(liveIDs[user], e.ID)
@@ -137,7 +139,17 @@ func (st *state) reportUnsaved(b store.Batch, err error) {
 	for _, a := range b.Appended {
 		live[a.Key] = true
 		for _, e := range a.Entries {
-			liveIDs[e.User] = append(liveIDs[e.User], e.ID)
+			// An entry shown by a request without a user is cleared as
+			// its session's user, so it is listed under that user.
+			user := e.User
+			if user == "" {
+				held, ok := sessionUser[a.Key]
+				if !ok {
+					held = st.tracker.User(a.Key)
+				}
+				user = held
+			}
+			liveIDs[user] = append(liveIDs[user], e.ID)
 		}
 	}
 	st.logger.Load().Error("session state not written and not retried: the entry IDs of these ended sessions "+

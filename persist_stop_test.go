@@ -177,3 +177,24 @@ func TestLateIDOfALiveSessionIsWrittenOrReported(t *testing.T) {
 	assert.Contains(t, fmt.Sprint(unsaved[0].ContextMap()["live_session_entry_ids_by_user"]), stopID("a", 3))
 	assert.ElementsMatch(t, []string{stopID("a", 1), stopID("a", 2)}, reopenAndEnd(t, dir, "LIVE"))
 }
+
+// An ID that a request without a user added to a session of alice's,
+// and that could not be written, is logged under alice: she is the user
+// it would have been cleared as, and an operator clears it by hand as
+// hers.
+func TestUnsavedIDWithoutUserIsLoggedUnderItsSessionsUser(t *testing.T) {
+	dir := t.TempDir()
+	st, logs := startObservedState(t, dir)
+	k := st.hasher.Key("LIVE")
+	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}}))
+	st.cancel()
+	st.done.Wait()
+	require.NoError(t, st.store.Close())
+	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, IDs: []string{stopID("a", 2)}}))
+
+	unsaved := logs.FilterMessageSnippet("not written and not retried").All()
+	require.Len(t, unsaved, 1)
+	byUser, ok := unsaved[0].ContextMap()["live_session_entry_ids_by_user"].(map[string][]string)
+	require.True(t, ok, "%T", unsaved[0].ContextMap()["live_session_entry_ids_by_user"])
+	assert.Equal(t, map[string][]string{"alice": {stopID("a", 2)}}, byUser)
+}

@@ -514,6 +514,18 @@ func (t *Tracker) Sweep(now time.Time) []Ended {
 	return out
 }
 
+// User returns the user that the live session k holds ("" if none, or
+// if k is not live).
+func (t *Tracker) User(k Key) string {
+	sh := t.shardOf(k)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s := sh.sessions.get(k); s != nil {
+		return s.user
+	}
+	return ""
+}
+
 // Has reports whether k is a live session.
 func (t *Tracker) Has(k Key) bool {
 	sh := t.shardOf(k)
