@@ -313,12 +313,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		obs.Key, obs.HasKey = key, true
 		obs.Live, sessionUser = h.state.tracker.Touch(now, obs.Key)
 	}
-	obs.IDs = h.requestIDs(r, obs.IDs)
+	rw := h.watchResponse(w)
+	rw.noSession = !obs.HasKey
+	obs.IDs = h.requestIDs(r, rw.ids[:0])
 	// Match before next: handle_path and uri rewrite r.URL in place.
 	logout := len(h.Logout) > 0 && h.isLogout(r)
 
-	rw := h.watchResponse(w)
-	rw.noSession = !obs.HasKey
 	defer rw.stopInflating() // also when next panics
 	err := next.ServeHTTP(rw, r)
 	obs.IDs = h.keepValidIDs(rw.finish(obs.IDs))

@@ -33,6 +33,10 @@ type responseWatcher struct {
 	// body is then scanned only if the response starts a session, as
 	// IDs found outside any session could not be kept.
 	noSession bool
+	// ids backs the request's first entry IDs: the watcher is allocated
+	// anyway, so a request showing one ID allocates no slice.
+	// The tracker copies the IDs it keeps, never the slice.
+	ids [1]string
 }
 
 // cookieChange is what a response did to the session cookie.
