@@ -19,6 +19,8 @@
 #   untracked  GET /page without a cookie
 #   tracked    GET /page with a live session's cookie and its user
 #   known_id   the same with webappIdentifier: an ID the session holds
+#   asset      GET /asset.js, a 256 KiB static script, with the cookie
+#              (not in the default list; INSTR_REQUESTS="50 450" suits it)
 # The garbage collector is off (INSTR_GOGC=100 turns it on): these are
 # the request path's instructions; what the collector adds is measured
 # with the load runs of bench.sh. Output (summary.md and the cachegrind files) in INSTR_OUT (default: a
@@ -70,6 +72,7 @@ request_headers() {
 	untracked) ;;
 	tracked) echo "-H Cookie:JSESSIONID=bench-7 -H user:u7" ;;
 	known_id) echo "-H Cookie:JSESSIONID=bench-7 -H user:u7 -H webappIdentifier:$id" ;;
+	asset) echo "-H Cookie:JSESSIONID=bench-7 -H user:u7" ;;
 	*) say "unknown scenario $1"; exit 2 ;;
 	esac
 }
@@ -108,8 +111,10 @@ count() {
 			reverse_proxy 127.0.0.1:$APP_PORT
 		}
 	EOF
+	local path=/page
+	[[ $scenario == asset ]] && path=/asset.js
 	for _ in $(seq "$n"); do
-		printf 'url = "http://127.0.0.1:%s/page"\noutput = /dev/null\n' "$port"
+		printf 'url = "http://127.0.0.1:%s%s"\noutput = /dev/null\n' "$port" "$path"
 	done >"$dir/requests.curl"
 	# One P and no asynchronous preemption: valgrind runs one thread at a
 	# time, and its signal delivery would only add noise. GOGC=off (the

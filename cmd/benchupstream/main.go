@@ -8,6 +8,7 @@
 //
 //	/page         a 2 KiB HTML page without entry IDs
 //	/idpage?n=N   the same page with entry ID number N in it
+//	/asset.js     a 256 KiB static script, with Last-Modified and ETag
 //	/logout       a short page (the bench Caddyfile lists it under logout)
 //
 // and the emulator's port answers INUBIT's resources plus
@@ -119,6 +120,17 @@ var pageBody = func() string {
 
 var plainPage = []byte(fmt.Sprintf(pageBody, ""))
 
+// assetScript is a 256 KiB static script, minified library code as a web
+// app's pages load it (Ext JS is several times this size).
+var assetScript = func() []byte {
+	const chunk = `Ext.define("Bench.window.Window",{extend:"Ext.panel.Panel",alias:"widget.window",` +
+		`width:400,height:300,modal:false,closable:true,initComponent:function(){var me=this;` +
+		`me.callParent(arguments);me.on("show",function(w){w.toFront()},me)},` +
+		`onWindowResize:function(){var b=Ext.getBody().getViewSize();this.setSize(b.width,b.height)}});\n`
+	out := bytes.Repeat([]byte(chunk), 256*1024/len(chunk)+1)
+	return out[:256*1024]
+}()
+
 // benchID returns entry ID number n, spelt as benchsessions and the wrk
 // scripts of scripts/bench spell it.
 func benchID(n int) string {
@@ -133,6 +145,14 @@ func appHandler() http.Handler {
 	mux.HandleFunc("/idpage", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
 		writeHTML(w, []byte(fmt.Sprintf(pageBody, benchID(n))))
+	})
+	mux.HandleFunc("/asset.js", func(w http.ResponseWriter, r *http.Request) {
+		// as Tomcat's default servlet sends a static file
+		w.Header().Set("Content-Type", "text/javascript")
+		w.Header().Set("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT")
+		w.Header().Set("ETag", `W/"262144-1796112000000"`)
+		w.Header().Set("Content-Length", strconv.Itoa(len(assetScript)))
+		_, _ = w.Write(assetScript)
 	})
 	mux.HandleFunc("/logout", func(w http.ResponseWriter, r *http.Request) {
 		writeHTML(w, []byte("<!doctype html><p>Logged out.</p>\n"))

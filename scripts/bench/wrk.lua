@@ -8,6 +8,8 @@
 --   known_id  GET /page, webappIdentifier: an ID the session already holds
 --   new_id    GET /page, webappIdentifier: an ID new to its session
 --   body_id   GET /idpage?n=S: the session's own ID in the response body
+--   asset     GET /asset.js: a 256 KiB static script (not in bench.sh's
+--             default scenarios; BENCH_SCENARIOS=asset runs it)
 -- Session S is JSESSIONID=<BENCH_PREFIX>S with user u<S mod 100> and ID S,
 -- as cmd/benchsessions creates it.
 local scenario = os.getenv("BENCH_SCENARIO") or "tracked"
@@ -45,6 +47,8 @@ request = function()
     headers["webappIdentifier"] = id(newBase + i)
   elseif scenario == "body_id" then
     return wrk.format("GET", "/idpage?n=" .. s, headers)
+  elseif scenario == "asset" then
+    return wrk.format("GET", "/asset.js", headers)
   end
   return wrk.format("GET", "/page", headers)
 end
