@@ -189,14 +189,23 @@ const (
 )
 
 // scannable decides whether a response body may carry entry IDs worth
-// scanning: a text type INUBIT renders IDs into, not encoded.
+// scanning: a text type INUBIT renders IDs into, not encoded. Style
+// sheets and static scripts are passed on unscanned: entry IDs are made
+// per session, and a file served with a Last-Modified date (a web app's
+// libraries, Ext JS among them: megabytes that would cost more to scan
+// than to proxy) holds none. A script generated per request is scanned.
 func scannable(header http.Header, status int) scanDecision {
 	if status == http.StatusNoContent || status == http.StatusNotModified ||
 		status == http.StatusSwitchingProtocols {
 		return skipBody
 	}
-	if !textType(firstValue(header, "Content-Type")) {
+	switch contentKind(firstValue(header, "Content-Type")) {
+	case kindOther, kindStyle:
 		return skipBody
+	case kindScript:
+		if len(header["Last-Modified"]) > 0 {
+			return skipBody
+		}
 	}
 	// Compressed: scanned through a decompressing copy where the
 	// encoding allows (gzip, deflate), else counted and passed on.
@@ -206,53 +215,67 @@ func scannable(header http.Header, status int) scanDecision {
 	return scanBody
 }
 
-// textTypes remembers textType's answer for the few Content-Type values
-// an upstream sends, sparing a parse (and its allocations) per response.
-// It stops growing at maxTextTypes values, so odd values cannot fill it.
-var (
-	textTypes      sync.Map // string -> bool
-	textTypesCount atomic.Int32
+// bodyKind sorts response bodies by what their Content-Type says.
+type bodyKind uint8
+
+const (
+	kindOther  bodyKind = iota // not text: images, fonts, binaries
+	kindText                   // HTML, XML, JSON, plain text: may carry entry IDs
+	kindScript                 // JavaScript
+	kindStyle                  // CSS
 )
 
-const maxTextTypes = 256
+// contentKinds remembers contentKind's answer for the few Content-Type
+// values an upstream sends, sparing a parse (and its allocations) per
+// response. It stops growing at maxContentKinds values, so odd values
+// cannot fill it.
+var (
+	contentKinds      sync.Map // string -> bodyKind
+	contentKindsCount atomic.Int32
+)
 
-// textType reports whether a Content-Type is one entry IDs are rendered
-// into. An absent type counts: the server will sniff it, and it may well
-// be HTML.
-func textType(ct string) bool {
+const maxContentKinds = 256
+
+// contentKind sorts a Content-Type. An absent type counts as text: the
+// server will sniff it, and it may well be HTML.
+func contentKind(ct string) bodyKind {
 	if ct == "" {
-		return true
+		return kindText
 	}
-	if known, ok := textTypes.Load(ct); ok {
-		return known.(bool)
+	if known, ok := contentKinds.Load(ct); ok {
+		return known.(bodyKind)
 	}
-	text := parseTextType(ct)
-	if textTypesCount.Load() < maxTextTypes {
-		if _, loaded := textTypes.LoadOrStore(ct, text); !loaded {
-			textTypesCount.Add(1)
+	kind := parseContentKind(ct)
+	if contentKindsCount.Load() < maxContentKinds {
+		if _, loaded := contentKinds.LoadOrStore(ct, kind); !loaded {
+			contentKindsCount.Add(1)
 		}
 	}
-	return text
+	return kind
 }
 
-// parseTextType is textType without the memory.
-func parseTextType(ct string) bool {
+// parseContentKind is contentKind without the memory.
+func parseContentKind(ct string) bodyKind {
 	mediaType, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return false
+		return kindOther
+	}
+	switch mediaType {
+	case "text/css":
+		return kindStyle
+	case "text/javascript", "application/javascript", "application/x-javascript",
+		"application/ecmascript", "text/ecmascript":
+		return kindScript
+	case "application/json", "application/xml":
+		return kindText
 	}
 	switch {
 	case strings.HasPrefix(mediaType, "text/"),
 		strings.HasSuffix(mediaType, "+xml"),
 		strings.HasSuffix(mediaType, "+json"):
-		return true
+		return kindText
 	}
-	switch mediaType {
-	case "application/json", "application/xml", "application/javascript",
-		"application/x-javascript", "application/ecmascript":
-		return true
-	}
-	return false
+	return kindOther
 }
 
 // sessionCookieChange reads the Set-Cookie lines of a response for the

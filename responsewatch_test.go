@@ -158,23 +158,31 @@ func TestScannable(t *testing.T) {
 		contentType, encoding string
 		status                int
 		want                  scanDecision
+		lastModified          bool // a static file
 	}{
-		"html":            {"text/html; charset=utf-8", "", 200, scanBody},
-		"xml":             {"application/xml", "", 200, scanBody},
-		"xhtml":           {"application/xhtml+xml", "", 200, scanBody},
-		"json":            {"application/json", "", 200, scanBody},
-		"problem json":    {"application/problem+json", "", 200, scanBody},
-		"javascript":      {"application/javascript", "", 200, scanBody},
-		"text javascript": {"text/javascript", "", 200, scanBody},
-		"unknown type":    {"", "", 200, scanBody},
-		"image":           {"image/png", "", 200, skipBody},
-		"octet stream":    {"application/octet-stream", "", 200, skipBody},
-		"gzip image":      {"image/png", "gzip", 200, skipBody},
-		"gzip html":       {"text/html", "gzip", 200, skipCompressed},
-		"identity html":   {"text/html", "identity", 200, scanBody},
-		"no content":      {"text/html", "", 204, skipBody},
-		"not modified":    {"text/html", "", 304, skipBody},
-		"broken type":     {"text/html; charset", "", 200, skipBody},
+		"html":            {"text/html; charset=utf-8", "", 200, scanBody, false},
+		"xml":             {"application/xml", "", 200, scanBody, false},
+		"xhtml":           {"application/xhtml+xml", "", 200, scanBody, false},
+		"json":            {"application/json", "", 200, scanBody, false},
+		"problem json":    {"application/problem+json", "", 200, scanBody, false},
+		"javascript":      {"application/javascript", "", 200, scanBody, false},
+		"text javascript": {"text/javascript", "", 200, scanBody, false},
+		"unknown type":    {"", "", 200, scanBody, false},
+		"image":           {"image/png", "", 200, skipBody, false},
+		"octet stream":    {"application/octet-stream", "", 200, skipBody, false},
+		"gzip image":      {"image/png", "gzip", 200, skipBody, false},
+		"gzip html":       {"text/html", "gzip", 200, skipCompressed, false},
+		"identity html":   {"text/html", "identity", 200, scanBody, false},
+		"no content":      {"text/html", "", 204, skipBody, false},
+		"not modified":    {"text/html", "", 304, skipBody, false},
+		"broken type":     {"text/html; charset", "", 200, skipBody, false},
+		"style sheet":     {"text/css", "", 200, skipBody, false},
+		"static style":    {"text/css; charset=utf-8", "gzip", 200, skipBody, true},
+		"static script":   {"application/javascript", "", 200, skipBody, true},
+		"static text js":  {"text/javascript;charset=UTF-8", "gzip", 200, skipBody, true},
+		"generated js":    {"text/javascript", "", 200, scanBody, false},
+		"static html":     {"text/html", "", 200, scanBody, true},
+		"static json":     {"application/json", "", 200, scanBody, true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -184,6 +192,9 @@ func TestScannable(t *testing.T) {
 			}
 			if tc.encoding != "" {
 				h.Set("Content-Encoding", tc.encoding)
+			}
+			if tc.lastModified {
+				h.Set("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT")
 			}
 			assert.Equal(t, tc.want, scannable(h, tc.status))
 		})
@@ -202,4 +213,29 @@ func TestBodyPastMaxScanBytesIsPassedOnUnscannedAndCounted(t *testing.T) {
 	assert.Empty(t, rw.finish(nil), "IDs past the bound are not collected")
 	assert.Equal(t, body, inner.Body.String())
 	assert.Equal(t, int64(1), h.state.refused.counts()["scan_limit"])
+}
+
+// A static script (served with Last-Modified) passes unscanned and
+// untouched; the same script generated per request is scanned.
+func TestStaticScriptIsNotScanned(t *testing.T) {
+	body := `var form = "` + testID + `";`
+	for name, static := range map[string]bool{"static": true, "generated": false} {
+		t.Run(name, func(t *testing.T) {
+			inner := httptest.NewRecorder()
+			rw := testHandler().watchResponse(inner)
+			rw.Header().Set("Content-Type", "application/javascript")
+			if static {
+				rw.Header().Set("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT")
+			}
+			_, err := rw.Write([]byte(body))
+			require.NoError(t, err)
+			ids := rw.finish(nil)
+			if static {
+				assert.Empty(t, ids)
+			} else {
+				assert.Equal(t, []string{testID}, ids)
+			}
+			assert.Equal(t, body, inner.Body.String())
+		})
+	}
 }
