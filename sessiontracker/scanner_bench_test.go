@@ -45,6 +45,17 @@ func benchPage(helper string, ids int) []byte {
 	return []byte(out.String())
 }
 
+// benchScript is about 1 MiB of minified library code, where 'w' is
+// common (window, width, new), written in 32 KiB chunks as a proxy
+// copies it.
+func benchScript() []byte {
+	const chunk = `Ext.define("Bench.window.Window",{extend:"Ext.panel.Panel",alias:"widget.window",` +
+		`width:400,height:300,modal:false,closable:true,initComponent:function(){var me=this;` +
+		`me.callParent(arguments);me.on("show",function(w){w.toFront()},me)},` +
+		`onWindowResize:function(){var b=Ext.getBody().getViewSize();this.setSize(b.width,b.height)}});` + "\n"
+	return []byte(strings.Repeat(chunk, 1<<20/len(chunk)))
+}
+
 func BenchmarkScanner(b *testing.B) {
 	cases := []struct {
 		name  string
@@ -57,6 +68,7 @@ func BenchmarkScanner(b *testing.B) {
 		{"no_ids_4KiB_chunks", benchPage("showHelp", 0), 4 << 10, 0},
 		{"ten_ids_4KiB_chunks", benchPage("showHelp", 10), 4 << 10, 10},
 		{"false_markers", benchPage("webformHelp", 0), 0, 0},
+		{"script_no_ids", benchScript(), 32 << 10, 0},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
