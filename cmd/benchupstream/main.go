@@ -9,6 +9,8 @@
 //	/page         a 2 KiB HTML page without entry IDs
 //	/idpage?n=N   the same page with entry ID number N in it
 //	/asset.js     a 256 KiB static script, with Last-Modified and ETag
+//	/asset.js?generated=1  the same script as a page generates it: no
+//	              Last-Modified, so inubit_sessions scans it
 //	/logout       a short page (the bench Caddyfile lists it under logout)
 //
 // and the emulator's port answers INUBIT's resources plus
@@ -147,10 +149,12 @@ func appHandler() http.Handler {
 		writeHTML(w, []byte(fmt.Sprintf(pageBody, benchID(n))))
 	})
 	mux.HandleFunc("/asset.js", func(w http.ResponseWriter, r *http.Request) {
-		// as Tomcat's default servlet sends a static file
 		w.Header().Set("Content-Type", "text/javascript")
-		w.Header().Set("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT")
-		w.Header().Set("ETag", `W/"262144-1796112000000"`)
+		if r.URL.Query().Get("generated") == "" {
+			// as Tomcat's default servlet sends a static file
+			w.Header().Set("Last-Modified", "Tue, 01 Dec 2026 08:00:00 GMT")
+			w.Header().Set("ETag", `W/"262144-1796112000000"`)
+		}
 		w.Header().Set("Content-Length", strconv.Itoa(len(assetScript)))
 		_, _ = w.Write(assetScript)
 	})

@@ -10,6 +10,8 @@
 --   body_id   GET /idpage?n=S: the session's own ID in the response body
 --   asset     GET /asset.js: a 256 KiB static script (not in bench.sh's
 --             default scenarios; BENCH_SCENARIOS=asset runs it)
+--   asset_generated  the same script without Last-Modified, as a page
+--             generates it: scanned (BENCH_SCENARIOS=asset_generated)
 -- Session S is JSESSIONID=<BENCH_PREFIX>S with user u<S mod 100> and ID S,
 -- as cmd/benchsessions creates it.
 local scenario = os.getenv("BENCH_SCENARIO") or "tracked"
@@ -49,6 +51,8 @@ request = function()
     return wrk.format("GET", "/idpage?n=" .. s, headers)
   elseif scenario == "asset" then
     return wrk.format("GET", "/asset.js", headers)
+  elseif scenario == "asset_generated" then
+    return wrk.format("GET", "/asset.js?generated=1", headers)
   end
   return wrk.format("GET", "/page", headers)
 end
