@@ -163,19 +163,18 @@ func stopWhileTheFoldFails(t *testing.T, dir, user string) (*state, *faultyStore
 func TestLateIDOfALiveSessionIsWrittenOrReported(t *testing.T) {
 	dir := t.TempDir()
 	st, logs := startObservedState(t, dir)
-	k := st.hasher.Key("LIVE")
-	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}}))
+	observeLive(st, "alice", 1)
 	st.cancel()
 	st.done.Wait() // the stop's last write succeeded; the store is still open
-	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 2)}}))
+	observeLive(st, "alice", 2)
 	require.NoError(t, st.store.Close())
-	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 3)}}))
+	observeLive(st, "alice", 3)
 
 	unsaved := logs.FilterMessageSnippet("not written and not retried").All()
 	require.Len(t, unsaved, 1)
 	assert.Contains(t, unsaved[0].ContextMap()["live_session_entry_ids_by_user"], "alice")
 	assert.Contains(t, fmt.Sprint(unsaved[0].ContextMap()["live_session_entry_ids_by_user"]), stopID("a", 3))
-	assert.ElementsMatch(t, []string{stopID("a", 1), stopID("a", 2)}, reopenAndEnd(t, dir, "LIVE"))
+	assert.ElementsMatch(t, []string{stopID("a", 1), stopID("a", 2)}, reopenAndEnd(t, dir, liveCookie))
 }
 
 // An ID that a request without a user added to a session of alice's,
@@ -183,18 +182,26 @@ func TestLateIDOfALiveSessionIsWrittenOrReported(t *testing.T) {
 // it would have been cleared as, and an operator clears it by hand as
 // hers.
 func TestUnsavedIDWithoutUserIsLoggedUnderItsSessionsUser(t *testing.T) {
-	dir := t.TempDir()
-	st, logs := startObservedState(t, dir)
-	k := st.hasher.Key("LIVE")
-	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, User: "alice", IDs: []string{stopID("a", 1)}}))
+	st, logs := startObservedState(t, t.TempDir())
+	observeLive(st, "alice", 1)
 	st.cancel()
 	st.done.Wait()
 	require.NoError(t, st.store.Close())
-	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: k, HasKey: true, IDs: []string{stopID("a", 2)}}))
+	observeLive(st, "", 2)
 
 	unsaved := logs.FilterMessageSnippet("not written and not retried").All()
 	require.Len(t, unsaved, 1)
 	byUser, ok := unsaved[0].ContextMap()["live_session_entry_ids_by_user"].(map[string][]string)
 	require.True(t, ok, "%T", unsaved[0].ContextMap()["live_session_entry_ids_by_user"])
 	assert.Equal(t, map[string][]string{"alice": {stopID("a", 2)}}, byUser)
+}
+
+// liveCookie is the session cookie value of observeLive's requests.
+const liveCookie = "LIVE"
+
+// observeLive records a request of the session liveCookie, showing user
+// (none if "") and entry ID number n, as ServeHTTP would.
+func observeLive(st *state, user string, n int) {
+	st.observed(st.tracker.Observe(time.Now(), sessiontracker.Observation{Key: st.hasher.Key(liveCookie), HasKey: true,
+		User: user, IDs: []string{stopID("a", n)}}))
 }

@@ -39,6 +39,8 @@ mkdir -p "$out/bin"
 summary=$out/summary.md
 module=$(go list -m)
 say() { echo "bench-instr: $*" >&2; }
+# shellcheck source=scripts/bench/caddyfile.sh
+source scripts/bench/caddyfile.sh
 
 if ! command -v valgrind >/dev/null || ! command -v cg_diff >/dev/null; then
 	say "installing valgrind"
@@ -86,33 +88,8 @@ count() {
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	local block=""
-	[[ $plugin == 1 ]] && block="inubit_sessions {
-		endpoint http://127.0.0.1:$INUBIT_PORT/ibis/rest/webapp/session/instances
-		basic_auth svc-bench {env.INUBIT_PASSWORD}
-		user {http.request.header.user}
-		logout /logout
-		storage $dir/sessions
-	}"
-	cat >"$dir/Caddyfile" <<-EOF
-		{
-			admin off
-			persist_config off
-			auto_https off
-			storage file_system $dir/data
-			servers {
-				protocols h1
-			}
-			log {
-				output stderr
-				level WARN
-			}
-		}
-		http://127.0.0.1:$port {
-			bind 127.0.0.1
-			$block
-			reverse_proxy 127.0.0.1:$APP_PORT
-		}
-	EOF
+	[[ $plugin == 1 ]] && block=$(bench_handler_block "http://127.0.0.1:$INUBIT_PORT" "$dir/sessions")
+	bench_caddyfile "admin off" "$dir/data" "$port" "$block" "$APP_PORT" >"$dir/Caddyfile"
 	local path=/page
 	[[ $scenario == asset ]] && path=/asset.js
 	for _ in $(seq "$n"); do

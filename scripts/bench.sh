@@ -81,6 +81,8 @@ clk=$(getconf CLK_TCK)
 export INUBIT_PASSWORD=bench-$RANDOM$RANDOM
 
 say() { echo "bench: $*" >&2; }
+# shellcheck source=scripts/bench/caddyfile.sh
+source scripts/bench/caddyfile.sh
 note() { echo "$*" >>"$summary"; }
 has() { [[ ",$only," == *",$1,"* ]]; }
 
@@ -180,34 +182,9 @@ start_caddy() {
 	if [[ $plugin == 1 && -n ${BENCH_B_BLOCK:-} ]]; then
 		block=$BENCH_B_BLOCK # another handler in B's place, to compare against
 	elif [[ $plugin == 1 ]]; then
-		block="inubit_sessions {
-		endpoint $inubit/ibis/rest/webapp/session/instances
-		basic_auth svc-bench {env.INUBIT_PASSWORD}
-		user {http.request.header.user}
-		logout /logout
-		storage $dir/sessions
-	}"
+		block=$(bench_handler_block "$inubit" "$dir/sessions")
 	fi
-	cat >"$dir/Caddyfile" <<-EOF
-		{
-			$admin_line
-			persist_config off
-			auto_https off
-			storage file_system $dir/data/caddy
-			servers {
-				protocols h1
-			}
-			log {
-				output stderr
-				level WARN
-			}
-		}
-		http://127.0.0.1:$port {
-			bind 127.0.0.1
-			$block
-			reverse_proxy 127.0.0.1:$APP_PORT
-		}
-	EOF
+	bench_caddyfile "$admin_line" "$dir/data/caddy" "$port" "$block" "$APP_PORT" >"$dir/Caddyfile"
 	XDG_DATA_HOME=$dir/data XDG_CONFIG_HOME=$dir/config \
 		"${pin_caddy[@]}" "$caddy_bin" run --config "$dir/Caddyfile" --adapter caddyfile \
 		>"$dir/caddy.log" 2>&1 &
