@@ -1,6 +1,7 @@
 package inubitsessions
 
 import (
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -215,6 +216,16 @@ func scannable(header http.Header, status int) scanDecision {
 	return scanBody
 }
 
+// javaScriptTypes are the JavaScript MIME types of the WHATWG MIME
+// Sniffing standard, legacy names included.
+var javaScriptTypes = map[string]bool{
+	"application/ecmascript": true, "application/javascript": true, "application/x-ecmascript": true,
+	"application/x-javascript": true, "text/ecmascript": true, "text/javascript": true,
+	"text/javascript1.0": true, "text/javascript1.1": true, "text/javascript1.2": true,
+	"text/javascript1.3": true, "text/javascript1.4": true, "text/javascript1.5": true,
+	"text/jscript": true, "text/livescript": true, "text/x-ecmascript": true, "text/x-javascript": true,
+}
+
 // bodyKind sorts response bodies by what their Content-Type says.
 type bodyKind uint8
 
@@ -254,20 +265,22 @@ func contentKind(ct string) bodyKind {
 	return kind
 }
 
-// parseContentKind is contentKind without the memory.
+// parseContentKind is contentKind without the memory. A type whose
+// parameters do not parse ("text/html; charset") still names its media
+// type, as browsers read it.
 func parseContentKind(ct string) bodyKind {
 	mediaType, _, err := mime.ParseMediaType(ct)
-	if err != nil {
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
 		return kindOther
 	}
 	switch mediaType {
 	case "text/css":
 		return kindStyle
-	case "text/javascript", "application/javascript", "application/x-javascript",
-		"application/ecmascript", "text/ecmascript":
-		return kindScript
 	case "application/json", "application/xml":
 		return kindText
+	}
+	if javaScriptTypes[mediaType] {
+		return kindScript
 	}
 	switch {
 	case strings.HasPrefix(mediaType, "text/"),
