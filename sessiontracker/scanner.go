@@ -1,7 +1,6 @@
 package sessiontracker
 
 import (
-	"bytes"
 	"errors"
 )
 
@@ -162,7 +161,7 @@ func (s *Scanner) scan(buf []byte) int {
 	i, tok := 0, 0
 	for {
 		if !s.pending {
-			j := bytes.Index(buf[i:], idMarkerBytes)
+			j := indexMarker(buf[i:])
 			if j < 0 {
 				return len(buf) - markerPrefixAtEnd(buf[i:])
 			}
