@@ -14,12 +14,49 @@ const (
 )
 
 // indexMarker returns the index of the first idMarker in b, or -1, as
-// bytes.Index does, about twice as fast on pages and scripts.
-// bytes.Index jumps from one 'w' to the next, and script has many
-// (window, width, new). This reads sixteen positions at a time, as four
+// bytes.Index does, and faster where 'w' is common. bytes.Index hops
+// from one 'w' to the next, which is fast where 'w' is rare (the hop is
+// a vector search) and slow where it is not: script has many (window,
+// width, new), and each hop costs a call. indexMarker hops the same way
+// while the hops are long, and where one is short reads the next
+// denseBlock bytes word by word instead (markerInWords).
+func indexMarker(b []byte) int {
+	const n = len(idMarker)
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], markerFirst)
+		if j < 0 || len(b)-(i+j) < n {
+			return -1
+		}
+		i += j
+		if string(b[i:i+n]) == idMarker {
+			return i
+		}
+		if j >= sparseGap {
+			i++
+			continue
+		}
+		end := min(len(b), i+denseBlock)
+		if k := markerInWords(b[:end], i+1); k >= 0 {
+			return k
+		}
+		// Every position up to end-n was searched; a marker may still
+		// start in the last n-1 bytes of the block.
+		i = max(i+1, end-n+1)
+	}
+}
+
+// A hop to the next 'w' shorter than sparseGap bytes sends indexMarker to
+// markerInWords for the next denseBlock bytes.
+const (
+	sparseGap  = 64
+	denseBlock = 512
+)
+
+// markerInWords returns the first position p >= from at which b holds
+// the whole marker, or -1. It reads sixteen positions at a time, as four
 // 64-bit words, for a 'w' with an 'm' six bytes on (a pair text seldom
 // has by chance), and compares the whole marker only there.
-func indexMarker(b []byte) int {
+func markerInWords(b []byte, from int) int {
 	const (
 		n     = len(idMarker)
 		ones  = 0x0101010101010101
@@ -28,7 +65,7 @@ func indexMarker(b []byte) int {
 		last  = ones * markerLast
 		span  = 16 + n - 1 // bytes read per step
 	)
-	i := 0
+	i := from
 	for ; i+span <= len(b); i += 16 {
 		s := b[i : i+span : i+span] // one bounds check for the four reads
 		// Byte k of z is zero where position i+k holds the first byte

@@ -41,3 +41,23 @@ func FuzzIndexMarker(f *testing.F) {
 		}
 	})
 }
+
+// In text dense with 'w' (and with first/last-byte pairs that are not
+// markers), a marker at any position, block ends included, is found
+// where bytes.Index finds it; so are a marker cut off at the end and no
+// marker at all.
+func TestIndexMarkerInDenseText(t *testing.T) {
+	dense := strings.Repeat("w.....m.ww", 2*denseBlock/10)
+	if got := indexMarker([]byte(dense)); got != -1 {
+		t.Fatalf("indexMarker of text without the marker = %d", got)
+	}
+	for p := 0; p+len(idMarker) <= len(dense); p++ {
+		b := []byte(dense[:p] + idMarker + dense[p+len(idMarker):])
+		if got, want := indexMarker(b), bytes.Index(b, idMarkerBytes); got != want {
+			t.Fatalf("marker at %d: indexMarker = %d, bytes.Index = %d", p, got, want)
+		}
+		if cut := b[:p+len(idMarker)-1]; indexMarker(cut) != bytes.Index(cut, idMarkerBytes) {
+			t.Fatalf("marker cut off at %d: indexMarker = %d, bytes.Index = %d", p, indexMarker(cut), bytes.Index(cut, idMarkerBytes))
+		}
+	}
+}

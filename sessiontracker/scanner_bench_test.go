@@ -56,6 +56,16 @@ func benchScript() []byte {
 	return []byte(strings.Repeat(chunk, 1<<20/len(chunk)))
 }
 
+// benchRows is about 1 MiB of table rows without a 'w', where the search
+// for the marker's first byte finds nothing to stop at.
+func benchRows() []byte {
+	var b strings.Builder
+	for i := 0; b.Len() < 1<<20; i++ {
+		fmt.Fprintf(&b, "<tr><td>%d</td><td>Order %d</td><td>open</td></tr>\n", 10000+i, i)
+	}
+	return []byte(b.String())
+}
+
 func BenchmarkScanner(b *testing.B) {
 	cases := []struct {
 		name  string
@@ -69,6 +79,7 @@ func BenchmarkScanner(b *testing.B) {
 		{"ten_ids_4KiB_chunks", benchPage("showHelp", 10), 4 << 10, 10},
 		{"false_markers", benchPage("webformHelp", 0), 0, 0},
 		{"script_no_ids", benchScript(), 32 << 10, 0},
+		{"rows_no_ids", benchRows(), 32 << 10, 0},
 	}
 	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
