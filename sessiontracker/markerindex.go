@@ -49,7 +49,7 @@ func indexMarker(b []byte) int {
 // markerInWords for the next denseBlock bytes.
 const (
 	sparseGap  = 64
-	denseBlock = 512
+	denseBlock = 2048
 )
 
 // markerInWords returns the first position p >= from at which b holds
