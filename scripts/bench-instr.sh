@@ -21,6 +21,7 @@
 #   known_id   the same with webappIdentifier: an ID the session holds
 #   asset      GET /asset.js, a 256 KiB static script, with the cookie
 #              (not in the default list; INSTR_REQUESTS="50 450" suits it)
+#   asset_generated  the same script without Last-Modified: scanned
 # The garbage collector is off (INSTR_GOGC=100 turns it on): these are
 # the request path's instructions; what the collector adds is measured
 # with the load runs of bench.sh. Output (summary.md and the cachegrind files) in INSTR_OUT (default: a
@@ -76,7 +77,7 @@ request_headers() {
 	untracked) ;;
 	tracked) echo "-H Cookie:JSESSIONID=bench-7 -H user:u7" ;;
 	known_id) echo "-H Cookie:JSESSIONID=bench-7 -H user:u7 -H webappIdentifier:$id" ;;
-	asset) echo "-H Cookie:JSESSIONID=bench-7 -H user:u7" ;;
+	asset | asset_generated) echo "-H Cookie:JSESSIONID=bench-7 -H user:u7" ;;
 	*) say "unknown scenario $1"; exit 2 ;;
 	esac
 }
@@ -92,6 +93,7 @@ count() {
 	bench_caddyfile "admin off" "$dir/data" "$port" "$block" "$APP_PORT" >"$dir/Caddyfile"
 	local path=/page
 	[[ $scenario == asset ]] && path=/asset.js
+	[[ $scenario == asset_generated ]] && path=/asset.js?generated=1
 	for _ in $(seq "$n"); do
 		printf 'url = "http://127.0.0.1:%s%s"\noutput = /dev/null\n' "$port" "$path"
 	done >"$dir/requests.curl"
