@@ -40,13 +40,12 @@ mkdir -p "$out/bin"
 summary=$out/summary.md
 module=$(go list -m)
 say() { echo "bench-instr: $*" >&2; }
-# shellcheck source=scripts/bench/caddyfile.sh
-source scripts/bench/caddyfile.sh
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
 
 if ! command -v valgrind >/dev/null || ! command -v cg_diff >/dev/null; then
 	say "installing valgrind"
-	apt-get install -y -o DPkg::Lock::Timeout=300 valgrind >/dev/null ||
-		{ apt-get update -qq && apt-get install -y -o DPkg::Lock::Timeout=300 valgrind >/dev/null; }
+	bench_apt_install valgrind
 fi
 # Built with go build, not xcaddy: xcaddy strips the symbol table, and
 # the per-function table needs it. Same modules (cmd/caddy).

@@ -81,8 +81,8 @@ clk=$(getconf CLK_TCK)
 export INUBIT_PASSWORD=bench-$RANDOM$RANDOM
 
 say() { echo "bench: $*" >&2; }
-# shellcheck source=scripts/bench/caddyfile.sh
-source scripts/bench/caddyfile.sh
+# shellcheck source=scripts/bench/common.sh
+source scripts/bench/common.sh
 note() { echo "$*" >>"$summary"; }
 has() { [[ ",$only," == *",$1,"* ]]; }
 
@@ -90,13 +90,11 @@ has() { [[ ",$only," == *",$1,"* ]]; }
 if has load || has side || has scale || has memory || has pending; then
 	if ! command -v wrk >/dev/null; then
 		say "installing wrk from Debian packages"
-		apt-get install -y -o DPkg::Lock::Timeout=300 wrk >/dev/null ||
-			{ apt-get update -qq && apt-get install -y -o DPkg::Lock::Timeout=300 wrk >/dev/null; }
+		bench_apt_install wrk
 	fi
 	if [[ ${BENCH_PERF:-0} == 1 ]] && ! command -v perf >/dev/null; then
 		say "installing perf from Debian packages"
-		apt-get install -y -o DPkg::Lock::Timeout=300 linux-perf >/dev/null ||
-			{ apt-get update -qq && apt-get install -y -o DPkg::Lock::Timeout=300 linux-perf >/dev/null; }
+		bench_apt_install linux-perf
 	fi
 	# perf names functions only from a symbol table, which xcaddy strips
 	# by default: keep it (same flags otherwise) when perf samples.

@@ -1,7 +1,14 @@
-# Sourced by scripts/bench.sh and scripts/bench-instr.sh: the Caddyfile
-# of a benchmark Caddy, plain (A) or with inubit_sessions (B), so that
-# both scripts measure the same configuration. (The here-documents are
-# not indented, so that the Caddyfiles keep their own indentation.)
+# Sourced by scripts/bench.sh and scripts/bench-instr.sh: what both need,
+# so that they install tools alike and measure the same configuration.
+# (The here-documents are not indented, so that the Caddyfiles keep their
+# own indentation.)
+
+# bench_apt_install PACKAGE: installs a Debian package, refreshing the
+# package lists only if the first attempt fails.
+bench_apt_install() {
+	apt-get install -y -o DPkg::Lock::Timeout=300 "$1" >/dev/null ||
+		{ apt-get update -qq && apt-get install -y -o DPkg::Lock::Timeout=300 "$1" >/dev/null; }
+}
 
 # bench_handler_block INUBIT_URL STORAGE_DIR: B's inubit_sessions block.
 bench_handler_block() {
