@@ -199,9 +199,11 @@ func (h *Handler) keepValidIDs(ids []string) []string {
 
 // plainIDPath reports whether the path part of an entry ID (between the
 // @@@ markers) is a plain relative path: no "..", no leading "/", no "//".
+// The ID has passed the entry ID grammar, whose path holds no '@', so the
+// path ends at the first one.
 func plainIDPath(id string) bool {
 	path := strings.TrimPrefix(id, idMarker+"@@@")
-	if i := strings.LastIndex(path, "@@@"); i >= 0 {
+	if i := strings.IndexByte(path, '@'); i >= 0 {
 		path = path[:i]
 	}
 	return !strings.HasPrefix(path, "/") && !strings.Contains(path, "//") &&

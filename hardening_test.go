@@ -106,9 +106,12 @@ func TestIDsThatClimbOutOfTheirFolderAreRefused(t *testing.T) {
 		"webform@@@A/../../b@@@7.xml",
 		"webform@@@/etc/b@@@7.xml",
 		"webform@@@A//b@@@7.xml",
+		"webform@@@A/b..c@@@7.xml",
+		"webform@@@A/./b.v2@@@8.xml",
+		"webform@@@A/b/@@@9.xml",
 	})
-	assert.Equal(t, []string{"webform@@@A/b(1)_app@@@1.xml"}, kept)
-	assert.Equal(t, int64(3), h.state.refused.counts()["id_path_invalid"])
+	assert.Equal(t, []string{"webform@@@A/b(1)_app@@@1.xml", "webform@@@A/./b.v2@@@8.xml", "webform@@@A/b/@@@9.xml"}, kept)
+	assert.Equal(t, int64(4), h.state.refused.counts()["id_path_invalid"])
 }
 
 // A logout path the app does not serve (404) still ends the session: the

@@ -25,7 +25,9 @@ func IsEntryID(s string) bool {
 // as webappIdentifier. Spaces and tabs around the value are ignored. A value
 // that is not an ID as it stands is percent-decoded once and checked again.
 func EntryIDFromHeader(v string) (string, bool) {
-	v = strings.Trim(v, " \t")
+	if v != "" && (isBlank(v[0]) || isBlank(v[len(v)-1])) { // rare: net/textproto trims already
+		v = strings.Trim(v, " \t")
+	}
 	if IsEntryID(v) {
 		return v, true
 	}
@@ -107,17 +109,26 @@ func leadingEntryIDLen(s string) int {
 }
 
 // isIDPathChar reports whether c may appear in the path part of an ID.
-func isIDPathChar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
+func isIDPathChar(c byte) bool { return idPathChars[c] }
+
+// idPathChars holds, per byte, whether it may appear in the path part of
+// an ID: ASCII letters, digits and _.()/-. A table, as every byte of every
+// candidate ID goes through it.
+var idPathChars = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
 	}
-	switch c {
-	case '_', '.', '(', ')', '/', '-':
-		return true
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
 	}
-	return false
-}
+	for _, c := range "_.()/-" {
+		t[c] = true
+	}
+	return t
+}()
+
+// isBlank reports whether c is a space or a tab.
+func isBlank(c byte) bool { return c == ' ' || c == '\t' }
 
 // percentDecodePrefix decodes %XX escapes at the start of s until the result
 // holds limit+1 bytes, enough to tell an over-long ID. Malformed escapes are

@@ -71,6 +71,8 @@ func TestEntryIDFromHeader(t *testing.T) {
 	}{
 		"raw":                    {docSampleID, docSampleID, true},
 		"spaces and tabs around": {" \t" + docSampleID + "\t ", docSampleID, true},
+		"a space before only":    {" " + docSampleID, docSampleID, true},
+		"a tab after only":       {docSampleID + "\t", docSampleID, true},
 		"percent encoded":        {encoded, docSampleID, true},
 		"lower-case hex": {
 			"webform%40%40%40a%2fb%40%40%401.xml", "webform@@@a/b@@@1.xml", true,
