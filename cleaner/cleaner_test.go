@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // recordedCall is one request the test server received.
@@ -87,7 +88,13 @@ func (c *Cleaner) attempts(user string) int {
 
 func startCleaner(t *testing.T, cfg Config) *Cleaner {
 	t.Helper()
-	c, err := New(cfg, NewMemoryQueue(), zap.NewNop())
+	return startCleanerLogging(t, cfg, zap.NewNop())
+}
+
+// startCleanerLogging is startCleaner with logger.
+func startCleanerLogging(t *testing.T, cfg Config, logger *zap.Logger) *Cleaner {
+	t.Helper()
+	c, err := New(cfg, NewMemoryQueue(), logger)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -168,10 +175,19 @@ func TestUnreachableEndpointKeepsIDs(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	endpoint := srv.URL
 	srv.Close() // nothing listens there any more
-	c := startCleaner(t, Config{Endpoint: endpoint, Username: "u", RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond})
+	core, logs := observer.New(zap.InfoLevel)
+	c := startCleanerLogging(t, Config{Endpoint: endpoint, Username: "u", RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond},
+		zap.New(core))
 	require.NoError(t, c.Enqueue("alice", []string{id1, id2}))
 	require.Eventually(t, func() bool { return c.attempts("alice") >= 3 }, 5*time.Second, time.Millisecond)
 	assert.Equal(t, map[string]int{"alice": 2}, c.Pending())
+	failed := logs.FilterMessageSnippet("INUBIT unreachable").All()
+	require.NotEmpty(t, failed)
+	fields := failed[0].ContextMap()
+	assert.Equal(t, "alice", fields["user"])
+	assert.EqualValues(t, 2, fields["count"])
+	assert.NotContains(t, fields, "status", "no answer, no status: a 0 would read as one")
+	assert.Contains(t, fields, "error")
 }
 
 func TestConfigureRedirectsQueuedIDs(t *testing.T) {

@@ -87,8 +87,8 @@ func (c *Cleaner) deliver(ctx context.Context, user string) {
 
 	fields := []zap.Field{zap.String("user", user), zap.Int("count", len(ids)),
 		zap.Int("status", status), zap.Duration("latency", latency)}
-	if err != nil {
-		fields = append(fields[:3], zap.Error(err))
+	if err != nil { // no answer, so no status and no latency worth reading
+		fields = append(fields[:2], zap.Error(err))
 	} else if hint != "" {
 		fields = append(fields, zap.String("response", hint))
 	}

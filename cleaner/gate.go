@@ -17,6 +17,9 @@ type gate struct {
 	until   time.Time // closed until then
 	probing bool      // a health check is in flight
 
+	// lastAuthLog is when a refusal of the service account was last
+	// logged; zero once a call succeeded. It outlives a pause lifted by
+	// RetryNow or Configure, so the success after the fix is logged.
 	lastAuthLog time.Time
 }
 
@@ -68,7 +71,7 @@ func (g *gate) refuseAuth(now time.Time, retry time.Duration, username string, s
 
 // opened records a successful call.
 func (g *gate) opened() {
-	if g.reason == gateAuth {
+	if !g.lastAuthLog.IsZero() {
 		g.logger.Info("INUBIT accepts the service account again")
 	}
 	if g.reason != gateMaintenance {

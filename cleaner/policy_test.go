@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/fakeinubit"
 )
@@ -101,10 +102,13 @@ func TestHangingHealthCheckTimesOutAndProbingGoesOn(t *testing.T) {
 func TestWrongPasswordThenReloadDeliversAtOnce(t *testing.T) {
 	inubit, endpoint := startFake(t, fakeinubit.Profile8)
 	cfg := Config{Endpoint: endpoint, Username: "svc", Password: "wrong", AuthRetry: time.Hour}
-	c := startCleaner(t, cfg)
+	core, logs := observer.New(zap.InfoLevel)
+	c := startCleanerLogging(t, cfg, zap.New(core))
 	require.NoError(t, c.Enqueue("alice", []string{id1}))
 	require.NoError(t, c.Enqueue("bob", []string{id2}))
 	waitFor(t, inubit, func() bool { return inubit.ClearCallCount() >= 1 })
+	require.Eventually(t, func() bool { return logs.FilterMessageSnippet("refuses the service account").Len() == 1 },
+		5*time.Second, time.Millisecond)
 	calls := inubit.ClearCallCount()
 	assert.LessOrEqual(t, calls, 2, "no retry storm while the password is wrong")
 
@@ -116,6 +120,26 @@ func TestWrongPasswordThenReloadDeliversAtOnce(t *testing.T) {
 			assert.Contains(t, call.Body, "webform@@@", "the refused calls kept their IDs queued")
 		}
 	}
+	require.Eventually(t, func() bool { return logs.FilterMessage("INUBIT accepts the service account again").Len() == 1 },
+		5*time.Second, time.Millisecond, "the fix is confirmed in the log, also when a reload lifted the pause")
+}
+
+// The same after the admin API's retry instead of a reload (the
+// password was put right in INUBIT).
+func TestRefusedAccountThenRetryNowLogsAcceptance(t *testing.T) {
+	inubit, endpoint := startFake(t, fakeinubit.Profile8)
+	core, logs := observer.New(zap.InfoLevel)
+	c := startCleanerLogging(t, Config{Endpoint: endpoint, Username: "svc", Password: "pw", AuthRetry: time.Hour}, zap.New(core))
+	inubit.SetAccount("svc", "rotated")
+	require.NoError(t, c.Enqueue("alice", []string{id1}))
+	waitFor(t, inubit, func() bool { return inubit.ClearCallCount() >= 1 })
+	require.Eventually(t, func() bool { return logs.FilterMessageSnippet("refuses the service account").Len() == 1 },
+		5*time.Second, time.Millisecond)
+	inubit.SetAccount("svc", "pw")
+	assert.Equal(t, "auth", c.RetryNow())
+	waitFor(t, inubit, func() bool { return len(inubit.Cleared()) == 1 })
+	require.Eventually(t, func() bool { return logs.FilterMessage("INUBIT accepts the service account again").Len() == 1 },
+		5*time.Second, time.Millisecond)
 }
 
 // An entry INUBIT keeps refusing while the others are cleared is found
