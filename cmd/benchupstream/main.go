@@ -57,11 +57,11 @@ func run(appAddr, inubitAddr, ready string) error {
 	}
 	fake := fakeinubit.New(fakeinubit.Profile9JSON, map[string]string{serviceAccount: password})
 
-	appLn, err := listenLoopback(appAddr)
+	appLn, err := fakeinubit.ListenLoopback(appAddr)
 	if err != nil {
 		return err
 	}
-	inubitLn, err := listenLoopback(inubitAddr)
+	inubitLn, err := fakeinubit.ListenLoopback(inubitAddr)
 	if err != nil {
 		return err
 	}
@@ -92,18 +92,6 @@ func run(appAddr, inubitAddr, ready string) error {
 		_ = srv.Close()
 	}
 	return nil
-}
-
-// listenLoopback listens on addr if its host is a loopback IP.
-func listenLoopback(addr string) (net.Listener, error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, fmt.Errorf("address %q: %w", addr, err)
-	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("address %q: only loopback IPs (127.0.0.1, ::1) are allowed", addr)
-	}
-	return net.Listen("tcp", addr)
 }
 
 // pageBody is the web app's page: about 2 KiB of markup and script, the
