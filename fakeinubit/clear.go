@@ -47,6 +47,9 @@ func (s *Server) serveClear(w http.ResponseWriter, r *http.Request) {
 	s.notifyLocked()
 	s.mu.Unlock()
 
+	if s.observeClear != nil {
+		defer s.observeClear(call)
+	}
 	if status != http.StatusOK {
 		if status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", http.MethodPost)

@@ -75,6 +75,20 @@ func TestClearRecordsCall(t *testing.T) {
 	assert.Equal(t, "a.xml", s.Calls()[0].IDs[0], "Calls returns copies")
 }
 
+func TestClearCallObserverSeesEachCallAsRecorded(t *testing.T) {
+	observed := make(chan ClearCall, 2)
+	s, ts := startFake(t, Profile8, WithClearCallObserver(func(c ClearCall) { observed <- c }))
+	doClear(t, ts, clearReq{query: "user=anna", body: "a.xml\nb.xml"})
+	doClear(t, ts, clearReq{user: testUser, pass: "wrong"})
+	first, second := <-observed, <-observed
+	assert.Equal(t, []string{"anna"}, first.Users)
+	assert.Equal(t, []string{"a.xml", "b.xml"}, first.IDs)
+	assert.Equal(t, http.StatusOK, first.Status)
+	assert.Equal(t, []string{redacted}, first.Header.Values("Authorization"))
+	assert.Equal(t, http.StatusUnauthorized, second.Status)
+	assert.Equal(t, s.Calls(), []ClearCall{first, second})
+}
+
 func TestParseIDs(t *testing.T) {
 	tests := []struct {
 		name    string

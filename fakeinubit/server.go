@@ -86,6 +86,7 @@ type Server struct {
 	chunkSize      int
 	maxClearBody   int
 	now            func() time.Time
+	observeClear   func(ClearCall)
 
 	mu          sync.Mutex
 	accounts    map[string]string
@@ -165,6 +166,13 @@ func WithMaxClearBody(n int) Option {
 // writes.
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
+}
+
+// WithClearCallObserver has observe called with every clear call as
+// recorded (credentials redacted) once its answer is written, outside
+// the server's lock; calls may be observed concurrently.
+func WithClearCallObserver(observe func(ClearCall)) Option {
+	return func(s *Server) { s.observeClear = observe }
 }
 
 // New returns a fake INUBIT imitating profile p. accounts maps each Basic

@@ -27,7 +27,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -68,9 +67,9 @@ func run(listen, account, profileName string) error {
 	if err != nil {
 		return err
 	}
-	fake := fakeinubit.New(profile, map[string]string{account: password})
 	logger := log.New(os.Stderr, "fakeinubit: ", log.LstdFlags)
-	srv := &http.Server{Handler: newHandler(fake, logger), ReadHeaderTimeout: 10 * time.Second}
+	fake := newFake(profile, account, password, logger)
+	srv := &http.Server{Handler: newHandler(fake), ReadHeaderTimeout: 10 * time.Second}
 	errs := make(chan error, 1)
 	go func() { errs <- srv.Serve(ln) }()
 	logger.Printf("INUBIT %s emulated on http://%s (clear call %s, account %q); control under /fake/",
@@ -99,12 +98,19 @@ func parseProfile(name string) (fakeinubit.Profile, error) {
 	return 0, fmt.Errorf("-profile %q: want 8, 9xml or 9json", name)
 }
 
-// newHandler serves the emulator with the control resources beside it,
-// logging every clear call.
-func newHandler(fake *fakeinubit.Server, logger *log.Logger) http.Handler {
+// newFake returns the emulator with one service account, logging every
+// clear call it answers.
+func newFake(profile fakeinubit.Profile, account, password string, logger *log.Logger) *fakeinubit.Server {
+	return fakeinubit.New(profile, map[string]string{account: password},
+		fakeinubit.WithClearCallObserver(func(c fakeinubit.ClearCall) {
+			logger.Printf("clear call: user %q, %d IDs, answered %d", strings.Join(c.Users, ","), len(c.IDs), c.Status)
+		}))
+}
+
+// newHandler serves the emulator with the control resources beside it.
+func newHandler(fake *fakeinubit.Server) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", fake)
-	mux.Handle(fakeinubit.ClearPath, logClearCalls(fake, logger))
 	mux.HandleFunc("POST /fake/maintenance", func(w http.ResponseWriter, r *http.Request) {
 		on, err := strconv.ParseBool(r.URL.Query().Get("on"))
 		if err != nil {
@@ -164,34 +170,6 @@ func newHandler(fake *fakeinubit.Server, logger *log.Logger) http.Handler {
 		writeJSON(w, fake.Cleared())
 	})
 	return mux
-}
-
-// logClearCalls logs what each clear call named and how the emulator
-// answered.
-func logClearCalls(fake *fakeinubit.Server, logger *log.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(r.Body, fakeinubit.DefaultMaxClearBody+1))
-		if err != nil {
-			http.Error(w, "reading the body: "+err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		fake.ServeHTTP(rec, r)
-		ids := strings.FieldsFunc(string(body), func(c rune) bool { return c == '\n' || c == '\r' || c == ',' })
-		logger.Printf("clear call: user %q, %d IDs, answered %d", r.URL.Query().Get("user"), len(ids), rec.status)
-	})
-}
-
-// statusRecorder notes the status a handler answered with.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	r.status = status
-	r.ResponseWriter.WriteHeader(status)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,14 +22,33 @@ const (
 	testID2 = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
 )
 
+// logBuffer keeps what the emulator logs; calls log from their own
+// goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // startEmulator serves the command's handler on loopback, its log kept.
-func startEmulator(t *testing.T) (string, *bytes.Buffer) {
+func startEmulator(t *testing.T) (string, *logBuffer) {
 	t.Helper()
-	var logs bytes.Buffer
-	fake := fakeinubit.New(fakeinubit.Profile9XML, map[string]string{"svc": "pw"})
-	srv := httptest.NewServer(newHandler(fake, log.New(&logs, "", 0)))
+	logs := new(logBuffer)
+	fake := newFake(fakeinubit.Profile9XML, "svc", "pw", log.New(logs, "", 0))
+	srv := httptest.NewServer(newHandler(fake))
 	t.Cleanup(srv.Close)
-	return srv.URL, &logs
+	return srv.URL, logs
 }
 
 // clearCall posts ids as the handler does and returns INUBIT's status.
