@@ -103,7 +103,7 @@ func parseProfile(name string) (fakeinubit.Profile, error) {
 func newFake(profile fakeinubit.Profile, account, password string, logger *log.Logger) *fakeinubit.Server {
 	return fakeinubit.New(profile, map[string]string{account: password},
 		fakeinubit.WithClearCallObserver(func(c fakeinubit.ClearCall) {
-			logger.Printf("clear call: user %q, %d IDs, answered %d", strings.Join(c.Users, ","), len(c.IDs), c.Status)
+			logger.Printf("clear call: user %q, IDs %d, answered %d", strings.Join(c.Users, ","), len(c.IDs), c.Status)
 		}))
 }
 

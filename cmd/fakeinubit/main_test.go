@@ -84,8 +84,8 @@ func TestClearCallsAreAnsweredAndLogged(t *testing.T) {
 	base, logs := startEmulator(t)
 	assert.Equal(t, http.StatusOK, clearCall(t, base, "anna", "pw", testID1, testID2))
 	assert.Equal(t, http.StatusUnauthorized, clearCall(t, base, "anna", "wrong", testID1))
-	assert.Contains(t, logs.String(), `clear call: user "anna", 2 IDs, answered 200`)
-	assert.Contains(t, logs.String(), `clear call: user "anna", 1 IDs, answered 401`)
+	assert.Contains(t, logs.String(), `clear call: user "anna", IDs 2, answered 200`)
+	assert.Contains(t, logs.String(), `clear call: user "anna", IDs 1, answered 401`)
 
 	resp, err := http.Get(base + "/fake/cleared")
 	require.NoError(t, err)
