@@ -58,5 +58,5 @@ func TestRehearsalCaddyfile(t *testing.T) {
 	inubit.SetMaintenance(false)
 	cleared := (&stack{inubit: inubit}).waitCleared(t, "anna", []string{id})
 	assert.Equal(t, []string{id}, cleared)
-	assert.Less(t, time.Since(ended), 5*time.Second, "maintenance_probe 2s: cleared soon after maintenance ended")
+	assert.Less(t, time.Since(ended), 6*time.Second, "maintenance_probe 2s: cleared soon after maintenance ended, not after the default 10s")
 }
