@@ -98,6 +98,9 @@ func parseProfile(name string) (fakeinubit.Profile, error) {
 	return 0, fmt.Errorf("-profile %q: want 8, 9xml or 9json", name)
 }
 
+// maxPassword bounds a password set through /fake/account.
+const maxPassword = 4 << 10
+
 // newFake returns the emulator with one service account, logging every
 // clear call it answers.
 func newFake(profile fakeinubit.Profile, account, password string, logger *log.Logger) *fakeinubit.Server {
@@ -148,9 +151,9 @@ func newHandler(fake *fakeinubit.Server) http.Handler {
 		}
 		switch r.Method {
 		case http.MethodPost:
-			password, err := io.ReadAll(io.LimitReader(r.Body, 4<<10))
-			if err != nil || len(password) == 0 {
-				controlError(w, "the request body is the new password; it is empty")
+			password, err := io.ReadAll(io.LimitReader(r.Body, maxPassword+1))
+			if err != nil || len(password) == 0 || len(password) > maxPassword {
+				controlError(w, fmt.Sprintf("the request body is the new password: 1 to %d bytes", maxPassword))
 				return
 			}
 			fake.SetAccount(user, string(password))

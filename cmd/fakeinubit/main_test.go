@@ -147,6 +147,7 @@ func TestControlMistakesAreRefusedWithAReason(t *testing.T) {
 		{http.MethodPost, "/fake/refuse?id=" + testID1 + "&status=200", ""},
 		{http.MethodPost, "/fake/fail?status=500", ""},
 		{http.MethodPost, "/fake/account?user=svc", ""},
+		{http.MethodPost, "/fake/account?user=svc", strings.Repeat("p", 4<<10+1)},
 		{http.MethodPost, "/fake/account", "pw"},
 	} {
 		status, answer := control(t, tc.method, base+tc.path, tc.body)
