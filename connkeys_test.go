@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -68,9 +69,33 @@ func TestConnectionKeyMemoryDoesNotAllocate(t *testing.T) {
 	r = r.WithContext(context.WithValue(r.Context(), connKeysCtxKey{}, new(connKeys)))
 	values := []string{"V1", "V2", "V3"}
 	i := 0
-	allocs := testing.AllocsPerRun(100, func() {
+	perCall := allocsPerCall(1000, func() {
 		i++
 		_ = h.cookieKey(r, values[i%len(values)])
 	})
-	assert.Zero(t, allocs)
+	// A collection during the runs empties the hasher's pool now and then
+	// (a few allocations per thousand calls). Under the race detector
+	// sync.Pool also drops a quarter of what is put back, on purpose, and
+	// the hasher makes its scratch (three allocations) again: 0.75 per call
+	// on average, a few hundredths of spread over 1,000 calls. An
+	// allocation of the memory itself adds one per call in either mode.
+	limit := 0.1
+	if raceDetector {
+		limit = 1.25
+	}
+	assert.LessOrEqual(t, perCall, limit)
+}
+
+// allocsPerCall is testing.AllocsPerRun without its rounding down to a
+// whole number: the mean number of heap allocations of one call of f.
+func allocsPerCall(runs int, f func()) float64 {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	f() // warm up
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		f()
+	}
+	runtime.ReadMemStats(&after)
+	return float64(after.Mallocs-before.Mallocs) / float64(runs)
 }
