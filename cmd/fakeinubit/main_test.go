@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -22,33 +21,15 @@ const (
 	testID2 = "webform@@@OrderWAC/form_orderentry(3)_orderapp@@@10021.xml"
 )
 
-// logBuffer keeps what the emulator logs; calls log from their own
-// goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startEmulator serves the command's handler on loopback, its log kept.
-func startEmulator(t *testing.T) (string, *logBuffer) {
+// startEmulator serves the command's handler on loopback. Its log may be
+// read once the server is closed (Close waits for every call).
+func startEmulator(t *testing.T) (*httptest.Server, *bytes.Buffer) {
 	t.Helper()
-	logs := new(logBuffer)
+	logs := new(bytes.Buffer)
 	fake := newFake(fakeinubit.Profile9XML, "svc", "pw", log.New(logs, "", 0))
 	srv := httptest.NewServer(newHandler(fake))
 	t.Cleanup(srv.Close)
-	return srv.URL, logs
+	return srv, logs
 }
 
 // clearCall posts ids as the handler does and returns INUBIT's status.
@@ -81,11 +62,10 @@ func control(t *testing.T, method, url, body string) (int, map[string]any) {
 }
 
 func TestClearCallsAreAnsweredAndLogged(t *testing.T) {
-	base, logs := startEmulator(t)
+	srv, logs := startEmulator(t)
+	base := srv.URL
 	assert.Equal(t, http.StatusOK, clearCall(t, base, "anna", "pw", testID1, testID2))
 	assert.Equal(t, http.StatusUnauthorized, clearCall(t, base, "anna", "wrong", testID1))
-	assert.Contains(t, logs.String(), `clear call: user "anna", IDs 2, answered 200`)
-	assert.Contains(t, logs.String(), `clear call: user "anna", IDs 1, answered 401`)
 
 	resp, err := http.Get(base + "/fake/cleared")
 	require.NoError(t, err)
@@ -100,10 +80,15 @@ func TestClearCallsAreAnsweredAndLogged(t *testing.T) {
 	calls, _ := io.ReadAll(resp.Body)
 	assert.Contains(t, string(calls), "REDACTED")
 	assert.NotContains(t, string(calls), "c3ZjOnB3", "the Basic credential (svc:pw) is not shown")
+
+	srv.Close()
+	assert.Contains(t, logs.String(), `clear call: user "anna", IDs 2, answered 200`)
+	assert.Contains(t, logs.String(), `clear call: user "anna", IDs 1, answered 401`)
 }
 
 func TestMaintenanceRefusalAndAccountControls(t *testing.T) {
-	base, _ := startEmulator(t)
+	srv, _ := startEmulator(t)
+	base := srv.URL
 
 	status, answer := control(t, http.MethodPost, base+"/fake/maintenance?on=1", "")
 	require.Equal(t, http.StatusOK, status)
@@ -140,7 +125,8 @@ func TestMaintenanceRefusalAndAccountControls(t *testing.T) {
 }
 
 func TestControlMistakesAreRefusedWithAReason(t *testing.T) {
-	base, _ := startEmulator(t)
+	srv, _ := startEmulator(t)
+	base := srv.URL
 	for _, tc := range []struct{ method, path, body string }{
 		{http.MethodPost, "/fake/maintenance?on=maybe", ""},
 		{http.MethodPost, "/fake/refuse?id=" + testID1, ""},
