@@ -292,8 +292,8 @@ func parseContentKind(ct string) bodyKind {
 }
 
 // sessionCookieChange reads the Set-Cookie lines of a response for the
-// session cookie: a deletion (Max-Age zero or negative, or Expires in
-// the past) or a new value.
+// session cookie: a deletion (Max-Age zero or negative, or, without
+// Max-Age, Expires in the past) or a new value.
 func sessionCookieChange(lines []string, name string, now time.Time) cookieChange {
 	var change cookieChange
 	for _, line := range lines {
@@ -308,7 +308,12 @@ func sessionCookieChange(lines []string, name string, now time.Time) cookieChang
 		if expires.IsZero() && c.RawExpires != "" {
 			expires = parseLegacyExpires(c.RawExpires)
 		}
-		if c.MaxAge < 0 || (!expires.IsZero() && !expires.After(now)) || c.Value == "" {
+		// Max-Age, when present, wins over Expires (RFC 6265 5.3): a cookie
+		// with Max-Age=3600 and a past Expires (an app writing local time as
+		// GMT, a skewed clock) lives on in the browser. net/http reads
+		// Max-Age=0 as MaxAge -1 and an absent one as 0.
+		expired := c.MaxAge < 0 || (c.MaxAge == 0 && !expires.IsZero() && !expires.After(now))
+		if expired || c.Value == "" {
 			change.deleted = true
 			continue
 		}

@@ -141,6 +141,13 @@ func TestSessionCookieChange(t *testing.T) {
 		"Expires in past":   {[]string{"JSESSIONID=x; Expires=Thu, 01 Jan 1970 00:00:10 GMT"}, cookieChange{deleted: true}},
 		"Tomcat's layout":   {[]string{"JSESSIONID=x; Expires=Thu, 01-Jan-1970 00:00:10 GMT"}, cookieChange{deleted: true}},
 		"Expires in future": {[]string{"JSESSIONID=x; Expires=Fri, 01 Jan 2100 00:00:00 GMT"}, cookieChange{set: true, value: "x"}},
+		"Max-Age wins over a past Expires": {
+			[]string{"JSESSIONID=x; Path=/; Max-Age=3600; Expires=Thu, 01 Jan 1970 00:00:00 GMT"},
+			cookieChange{set: true, value: "x"},
+		},
+		"Max-Age=0 wins over a future Expires": {
+			[]string{"JSESSIONID=x; Max-Age=0; Expires=Fri, 01 Jan 2100 00:00:00 GMT"}, cookieChange{deleted: true},
+		},
 		"delete then set": {
 			[]string{"JSESSIONID=; Max-Age=0", "JSESSIONID=NEW; Path=/"},
 			cookieChange{deleted: true, set: true, value: "NEW"},
