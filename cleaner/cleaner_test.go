@@ -239,6 +239,29 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// A malformed URL that may carry credentials is refused without them in
+// the message, which Caddy logs.
+func TestMalformedURLErrorsShowNoCredentials(t *testing.T) {
+	for _, raw := range []string{
+		"http:/svc:TopSecret@127.0.0.1:18000/ibis/rest/webapp/session/instances",
+		"http//svc:TopSecret@127.0.0.1:18000/x",
+		"https:///svc:TopSecret@host/x",
+		"svc:TopSecret@host/x",
+		"http://[::1%zz]/svc:TopSecret@x",
+	} {
+		err := Config{Endpoint: raw}.Check()
+		require.Error(t, err, raw)
+		assert.Contains(t, err.Error(), "endpoint", raw)
+		assert.NotContains(t, err.Error(), "TopSecret", raw)
+		err = CheckHealthURL(raw)
+		require.Error(t, err, raw)
+		assert.NotContains(t, err.Error(), "TopSecret", raw)
+	}
+	err := Config{Endpoint: "ftp://inubit.internal/x?a=b@c"}.Check()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"ftp://inubit.internal/x?a=b@c"`, "nothing to hide: shown whole")
+}
+
 func TestQueuedBeforeStartIsDelivered(t *testing.T) {
 	stub, srv := newStub(t)
 	q := NewMemoryQueue()

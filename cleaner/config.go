@@ -147,13 +147,13 @@ func parseEndpoint(raw string) (*url.URL, error) {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL: %v", raw, err)
+		return nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL: %v", redactedURL(raw), err)
 	}
 	if u.Query().Has("user") {
 		return nil, errors.New("endpoint: remove the user query parameter; it is set per call")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL", raw)
+		return nil, fmt.Errorf("endpoint: %q is not an absolute http or https URL", redactedURL(raw))
 	}
 	return u, nil
 }
@@ -165,9 +165,24 @@ func CheckHealthURL(raw string) error {
 		return errors.New("healthcheck: the health check needs no credentials; remove them from the URL")
 	}
 	if h, err := url.Parse(raw); err != nil || (h.Scheme != "http" && h.Scheme != "https") || h.Host == "" {
-		return fmt.Errorf("healthcheck: %q is not an absolute http or https URL", raw)
+		return fmt.Errorf("healthcheck: %q is not an absolute http or https URL", redactedURL(raw))
 	}
 	return nil
+}
+
+// redactedURL is raw for an error message about a URL that is not what
+// it should be: everything up to the last '@' before its query is left
+// out, as in a malformed URL ("http:/user:password@host") that may be
+// credentials hasUserinfo cannot place.
+func redactedURL(raw string) string {
+	head := raw
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		head = raw[:i]
+	}
+	if i := strings.LastIndexByte(head, '@'); i >= 0 {
+		return "…" + raw[i:]
+	}
+	return raw
 }
 
 // hasUserinfo reports whether a URL names credentials before its host,
