@@ -281,7 +281,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("starting session state for storage %q: %w", h.Storage, err)
 	}
 	h.state = val.(*state)
-	h.attachID, err = h.state.attach(&attachment{config: ctx.Done(), cfg: cfg, ts: ts, logger: h.logger})
+	h.attachID, err = h.state.attach(&attachment{config: ctx.Done(), cfg: cfg, ts: ts, tlsCA: h.TLSCA, logger: h.logger})
 	if err != nil {
 		return err
 	}

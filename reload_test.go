@@ -85,7 +85,7 @@ func TestFallbackUserAdoptsKeptEntries(t *testing.T) {
 	provisionForTest(t, cur)
 	cancelOld()
 
-	calls := waitCalls(stub, 1, 2*time.Second)
+	calls := waitCalls(stub, 1, 5*time.Second)
 	if assert.Len(t, calls, 1, "kept entries must be sent once fallback_user is configured") {
 		assert.Equal(t, "fallback", calls[0].user)
 	}

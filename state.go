@@ -185,20 +185,22 @@ type attachment struct {
 	config <-chan struct{} // Done of the handler's config: one per config load
 	cfg    cleaner.Config
 	ts     trackerSettings
+	tlsCA  string // the tls_ca subdirective, as configured
 	logger *zap.Logger
 }
 
 // attach records a provisioned handler and applies its settings. Two
-// handlers of one config that share the state must agree on where and
-// as whom to deliver, since they share one queue.
+// handlers of one config that share the state must agree on all of them
+// (sharedsettings.go).
 func (st *state) attach(a *attachment) (uint64, error) {
 	st.attachMu.Lock()
 	defer st.attachMu.Unlock()
 	for _, other := range st.attached {
-		if other.config == a.config && (other.cfg.Endpoint != a.cfg.Endpoint || other.cfg.Username != a.cfg.Username) {
-			return 0, fmt.Errorf("storage: another inubit_sessions of this config uses the same storage "+
-				"with endpoint %q; handlers with different endpoints or accounts need their own storage",
-				other.cfg.Endpoint)
+		if other.config != a.config {
+			continue
+		}
+		if err := a.conflictWith(other, st.dir); err != nil {
+			return 0, err
 		}
 	}
 	if err := st.configure(a.cfg, a.ts, a.logger); err != nil {

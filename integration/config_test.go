@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -81,10 +82,39 @@ func TestProvisionErrorsNameTheSubdirective(t *testing.T) {
 // share a queue but deliver to different INUBIT servers are refused.
 func TestSharedStorageNeedsOneEndpoint(t *testing.T) {
 	storage := t.TempDir()
-	site := func(port int, endpoint string) string {
-		return fmt.Sprintf("http://:%d {\n inubit_sessions {\n endpoint %s\n basic_auth svc pw\n storage %s\n }\n respond ok\n}\n",
-			port, endpoint, storage)
-	}
-	caddytest.AssertLoadError(t, globalConfig+site(httpPort, "http://127.0.0.1:1/a")+site(freePort(), "http://127.0.0.1:1/b"),
-		"caddyfile", "storage: another inubit_sessions of this config uses the same storage")
+	caddytest.AssertLoadError(t, globalConfig+sharingSite(httpPort, "http://127.0.0.1:1/a", "pw", storage, "")+
+		sharingSite(freePort(), "http://127.0.0.1:1/b", "pw", storage, ""),
+		"caddyfile", `uses the same storage (`+storage+`) with endpoint \"http://127.0.0.1:1/`)
+}
+
+// Sites of one config sharing a storage share its sessions: one site's
+// idle_timeout would silently apply to the other's, or one site's
+// fallback_user take the other's entries. Any such difference is
+// refused, a password without showing it; equal settings are fine.
+// (Which site is provisioned first varies, so the values' order in the
+// message does too; TestSharedSettingsConflict checks the wording.)
+func TestSharedStorageNeedsTheSameSettings(t *testing.T) {
+	const endpoint = "http://127.0.0.1:1/ibis/rest/webapp/session/instances"
+	storage := t.TempDir()
+	caddytest.AssertLoadError(t, globalConfig+sharingSite(httpPort, endpoint, "pw", storage, "idle_timeout 1h")+
+		sharingSite(freePort(), endpoint, "pw", storage, "idle_timeout 30m"),
+		"caddyfile", "with idle_timeout")
+	caddytest.AssertLoadError(t, globalConfig+sharingSite(httpPort, endpoint, "pw", storage, "fallback_user a")+
+		sharingSite(freePort(), endpoint, "pw", storage, "fallback_user b"),
+		"caddyfile", "with fallback_user")
+	caddytest.AssertLoadError(t, globalConfig+sharingSite(httpPort, endpoint, "first-secret", storage, "")+
+		sharingSite(freePort(), endpoint, "second-secret", storage, ""),
+		"caddyfile", "with another basic_auth password;")
+
+	tester := caddytest.NewTester(t)
+	tester.InitServer(globalConfig+sharingSite(httpPort, endpoint, "pw", storage, "idle_timeout 1h")+
+		sharingSite(freePort(), endpoint, "pw", storage, "idle_timeout 1h"), "caddyfile")
+	tester.AssertGetResponse(fmt.Sprintf("http://127.0.0.1:%d/", httpPort), http.StatusOK, "ok")
+}
+
+// sharingSite is a site on port whose handler uses storage, with extra
+// subdirectives.
+func sharingSite(port int, endpoint, password, storage, extra string) string {
+	return fmt.Sprintf("http://:%d {\n inubit_sessions {\n endpoint %s\n basic_auth svc %s\n storage %s\n %s\n }\n respond ok\n}\n",
+		port, endpoint, password, storage, extra)
 }
