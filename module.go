@@ -299,6 +299,9 @@ func (h *Handler) Cleanup() error {
 	if h.state != nil && h.attachID != 0 {
 		h.state.detach(h.attachID)
 	}
+	if refs, ok := states.References(h.stateKey); ok && refs == 1 && !caddy.Exiting() {
+		h.state.noteLeftBehind(h.logger) // a reload leaves the storage to no handler
+	}
 	_, err := states.Delete(h.stateKey)
 	return err
 }

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -89,4 +92,34 @@ func TestFallbackUserAdoptsKeptEntries(t *testing.T) {
 	if assert.Len(t, calls, 1, "kept entries must be sent once fallback_user is configured") {
 		assert.Equal(t, "fallback", calls[0].user)
 	}
+}
+
+// A reload to a config whose handler names another storage leaves the
+// old one's live sessions waiting there; the operator is told, with the
+// counts. A storage left empty says nothing (nor does a shutdown, which
+// caddy.Exiting tells apart).
+func TestReloadLeavingAStorageWithSessionsIsLogged(t *testing.T) {
+	_, srv := newStubINUBIT(t)
+	oldStorage, newStorage := t.TempDir(), t.TempDir()
+
+	old := &Handler{Endpoint: srv.URL, Storage: oldStorage}
+	cancelOld := provisionForTest(t, old)
+	serveForTest(t, old, "S1", "anna", "/form", idHeader(regressionID1), nil)
+	core, logs := observer.New(zap.WarnLevel)
+	old.logger = zap.New(core)
+
+	empty := &Handler{Endpoint: srv.URL, Storage: t.TempDir()}
+	cancelEmpty := provisionForTest(t, empty)
+	empty.logger = zap.New(core)
+
+	provisionForTest(t, &Handler{Endpoint: srv.URL, Storage: newStorage})
+	cancelOld()
+	cancelEmpty()
+
+	left := logs.FilterMessageSnippet("no handler of the new config uses this storage").All()
+	require.Len(t, left, 1, "only the storage with a live session is reported")
+	fields := left[0].ContextMap()
+	assert.Equal(t, oldStorage, fields["storage"])
+	assert.EqualValues(t, 1, fields["sessions"])
+	assert.EqualValues(t, 0, fields["ids_pending"])
 }

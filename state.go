@@ -283,6 +283,25 @@ func (st *state) configure(cfg cleaner.Config, ts trackerSettings, logger *zap.L
 	return nil
 }
 
+// noteLeftBehind logs what stays in the storage when a config without a
+// handler on it replaces the running one (storage changed, or the handler
+// removed): its sessions no longer end and its clears are not delivered
+// until a config uses the storage again. They are kept on disk.
+func (st *state) noteLeftBehind(logger *zap.Logger) {
+	pending := 0
+	for _, n := range st.cleaner.Pending() {
+		pending += n
+	}
+	sessions := st.tracker.Len()
+	if sessions == 0 && pending == 0 {
+		return
+	}
+	logger.Warn("no handler of the new config uses this storage; its live sessions and pending clears "+
+		"wait there, kept on disk, until a config uses it again (set storage back to it, or keep a "+
+		"handler on it until INUBIT has the clears)",
+		zap.String("storage", st.dir), zap.Int("sessions", sessions), zap.Int("ids_pending", pending))
+}
+
 // Destruct stops the workers, writes what is still in memory, and closes
 // the store; the usage pool calls it when the last handler using this
 // state is cleaned up.
