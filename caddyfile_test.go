@@ -134,6 +134,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		"logout empty string":       {`logout ""`, "logout: an empty pattern"},
 		"logout without slash":      {"logout logout", `logout: "logout" never matches: a request path starts with /`},
 		"logout bad glob":           {"logout /a[", `logout: "/a[" is not a valid pattern`},
+		"logout everything":         {"logout *", `logout: "*" matches every request`},
+		"logout every path":         {"logout /logout /*", `logout: "/*" matches every request`},
+		"logout with a query":       {"logout /logout?x=1", `logout: "/logout?x=1": the query is not part of the path`},
+		"id_header Cookie":          {"id_header cookie", "id_header: Cookie is read for entry IDs anyway"},
+		"id_header Host":            {"id_header Host", "id_header: Host never holds an entry ID"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

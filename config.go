@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/inubit-caddy/caddy-inubit-sessions/cleaner"
 	"github.com/inubit-caddy/caddy-inubit-sessions/sessiontracker"
@@ -127,6 +128,12 @@ func checkIDHeader(name string) error {
 	if !validToken(name) {
 		return fmt.Errorf("id_header: %q is not a header name", name)
 	}
+	switch http.CanonicalHeaderKey(name) {
+	case "Cookie":
+		return errors.New("id_header: Cookie is read for entry IDs anyway; id_header names a header whose whole value is one ID")
+	case "Host", "Authorization", "Proxy-Authorization":
+		return fmt.Errorf("id_header: %s never holds an entry ID; id_header names a header whose whole value is one ID", name)
+	}
 	return nil
 }
 
@@ -187,6 +194,13 @@ func checkLogoutPattern(p string) error {
 	if c := p[0]; c != '/' && c != '*' && c != '[' && c != '\\' {
 		return fmt.Errorf("logout: %q never matches: a request path starts with /", p)
 	}
+	if strings.Trim(p, "/*") == "" {
+		return fmt.Errorf("logout: %q matches every request: each one would end its session", p)
+	}
+	if _, query, ok := strings.Cut(p, "?"); ok && strings.Contains(query, "=") {
+		return fmt.Errorf("logout: %q: the query is not part of the path a pattern matches ('?' stands for any "+
+			"one character); give the path alone", p)
+	}
 	if strings.Contains(p, "%") {
 		return nil // escape-sequence patterns are not globs
 	}
@@ -199,6 +213,25 @@ func checkLogoutPattern(p string) error {
 		return fmt.Errorf("logout: %q is not a valid pattern: %v", p, err)
 	}
 	return nil
+}
+
+// warnUnusual logs settings that are valid but most likely a slip, such as
+// idle_timeout 30ms for 30m: the config loads, and the log says what it
+// will do.
+func (h *Handler) warnUnusual() {
+	idle, lifetime := time.Duration(h.IdleTimeout), time.Duration(h.MaxLifetime)
+	if idle < time.Minute {
+		h.logger.Warn("idle_timeout is under a minute: a session ends after that long without a request "+
+			"and its forms are cleared (30m is typical; was minutes meant?)", zap.Duration("idle_timeout", idle))
+	}
+	if lifetime < idle {
+		h.logger.Warn("max_lifetime is shorter than idle_timeout: every session ends at max_lifetime, idle or not",
+			zap.Duration("max_lifetime", lifetime), zap.Duration("idle_timeout", idle))
+	}
+	if timeout := time.Duration(h.Timeout); timeout > 0 && timeout < time.Second {
+		h.logger.Warn("timeout is under a second: clear calls INUBIT takes longer to answer fail and are retried",
+			zap.Duration("timeout", timeout))
+	}
 }
 
 // trackerSettings derives the session limits and sweep interval.

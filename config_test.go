@@ -3,9 +3,14 @@ package inubitsessions
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // A JSON config gets the same checks as the Caddyfile's, at provision:
@@ -50,4 +55,33 @@ func TestJSONConfigMistakesAreRefusedByName(t *testing.T) {
 			assert.Contains(t, err.Error(), want)
 		})
 	}
+}
+
+// Valid but most likely slipped settings load, with a warning that says
+// what they will do; usual ones say nothing.
+func TestUnusualSettingsAreWarnedAbout(t *testing.T) {
+	warnings := func(h Handler) []string {
+		core, logs := observer.New(zap.WarnLevel)
+		h.logger = zap.New(core)
+		h.fillDefaults()
+		h.warnUnusual()
+		var msgs []string
+		for _, e := range logs.All() {
+			msgs = append(msgs, e.Message)
+		}
+		return msgs
+	}
+	assert.Empty(t, warnings(Handler{}), "the defaults")
+	assert.Empty(t, warnings(Handler{IdleTimeout: caddy.Duration(time.Hour), MaxLifetime: caddy.Duration(8 * time.Hour),
+		Timeout: caddy.Duration(10 * time.Second)}))
+
+	got := warnings(Handler{IdleTimeout: caddy.Duration(30 * time.Millisecond)})
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "idle_timeout is under a minute")
+	got = warnings(Handler{IdleTimeout: caddy.Duration(time.Hour), MaxLifetime: caddy.Duration(time.Minute)})
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "max_lifetime is shorter than idle_timeout")
+	got = warnings(Handler{Timeout: caddy.Duration(time.Nanosecond)})
+	require.Len(t, got, 1)
+	assert.Contains(t, got[0], "timeout is under a second")
 }

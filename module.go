@@ -238,6 +238,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.check(); err != nil {
 		return err
 	}
+	h.warnUnusual()
 	for i, name := range h.IDHeaders {
 		h.IDHeaders[i] = http.CanonicalHeaderKey(name)
 	}
