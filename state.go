@@ -288,10 +288,7 @@ func (st *state) configure(cfg cleaner.Config, ts trackerSettings, logger *zap.L
 // removed): its sessions no longer end and its clears are not delivered
 // until a config uses the storage again. They are kept on disk.
 func (st *state) noteLeftBehind(logger *zap.Logger) {
-	pending := 0
-	for _, n := range st.cleaner.Pending() {
-		pending += n
-	}
+	pending := st.cleaner.Stats().Pending
 	sessions := st.tracker.Len()
 	if sessions == 0 && pending == 0 {
 		return
